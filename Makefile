@@ -1,0 +1,46 @@
+# Monostack: `make up` starts the cloud, `make test` runs the tests (both set up first).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DATA_DIR ?=
+UP_ARGS := $(if $(DATA_DIR),--data-dir $(DATA_DIR),) $(if $(BIND),--bind $(BIND),)
+
+.PHONY: install up test test-fast test-dbs conformance conformance-identity bench clean
+
+# Idempotent: system packages when missing, the virtualenv, the package.
+install: $(BIN)/monostack
+$(BIN)/monostack: pyproject.toml
+	scripts/install-system-packages.sh
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+up: install
+	$(BIN)/monostack up $(UP_ARGS)
+
+# Every suite CI runs: unit and end-to-end tests on SQLite, the identity tests
+# again on PostgreSQL and MariaDB, the bus tests on RabbitMQ.
+test: install
+	scripts/test-services.sh
+	$(BIN)/pytest -q
+	MONOSTACK_TEST_DB=postgresql $(BIN)/pytest -q tests/identity
+	MONOSTACK_TEST_DB=mysql $(BIN)/pytest -q tests/identity
+
+test-fast: install
+	$(BIN)/pytest -q -x --ignore=tests/e2e
+
+# Tempest (slow, not part of `make test`): the interop identity tests, or
+# the whole tempest.api.identity directory.
+conformance: install
+	conformance/run.sh $(CONFORMANCE_ARGS)
+
+conformance-identity: install
+	conformance/run.sh --include conformance/identity-all.txt $(CONFORMANCE_ARGS)
+
+# Benchmarks against the reference implementations from PyPI (slow).
+bench: install
+	$(BIN)/python benchmarks/identity_tokens.py $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) .venv-tempest .venv-keystone .pytest_cache

@@ -1,0 +1,109 @@
+"""The Identity service layer: plain (blocking) functions over the database,
+grouped by area, each area a manager on one `IdentityService`.
+
+API handlers parse and authorise, then call these in a worker thread.  Every
+write commits, then calls `changed()`: that bumps the cache generation (the
+token validation caches are dropped) and emits the Keystone notification
+(`identity.<resource>.<operation>`) on the bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from monostack.common import context as context_mod
+from monostack.common.config import Config
+from monostack.common.db import Database
+from monostack.common.policy import Policy
+from monostack.identity import options  # noqa: F401  (registers the [identity] options)
+from monostack.identity.fernet import KeyRepository
+
+if TYPE_CHECKING:
+    from monostack.common.bus import Bus
+
+LOG = logging.getLogger(__name__)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class IdentityService:
+    def __init__(self, conf: Config, db: Database, *, bus: "Bus | None" = None, policy: Policy | None = None,
+                 loop: asyncio.AbstractEventLoop | None = None):
+        from monostack.identity import policies
+        from monostack.identity.service.app_creds import ApplicationCredentialManager
+        from monostack.identity.service.assignments import AssignmentManager
+        from monostack.identity.service.catalog import CatalogManager
+        from monostack.identity.service.credentials import CredentialManager
+        from monostack.identity.service.extras import ExtrasManager
+        from monostack.identity.service.resources import ResourceManager
+        from monostack.identity.service.revocation import RevocationManager
+        from monostack.identity.service.tokens import TokenManager
+        from monostack.identity.service.trusts import TrustManager
+        from monostack.identity.service.users import UserManager
+
+        self.conf = conf
+        self.db = db
+        self.bus = bus
+        self.loop = loop
+        self.policy = policy or Policy(policies.RULES, policy_file=conf.policy.file,
+                                       enforce_scope=conf.policy.enforce_scope,
+                                       enforce_new_defaults=conf.policy.enforce_new_defaults)
+        self.token_keys = KeyRepository(conf.identity.fernet_key_repository, conf.identity.max_active_keys)
+        self.credential_keys = KeyRepository(conf.identity.credential_key_repository, 3)
+        self.generation = 0
+        self._gen_lock = threading.Lock()
+
+        self.resources = ResourceManager(self)
+        self.users = UserManager(self)
+        self.assignments = AssignmentManager(self)
+        self.catalog = CatalogManager(self)
+        self.revocation = RevocationManager(self)
+        self.tokens = TokenManager(self)
+        self.credentials = CredentialManager(self)
+        self.app_creds = ApplicationCredentialManager(self)
+        self.trusts = TrustManager(self)
+        self.extras = ExtrasManager(self)
+
+    def setup_keys(self) -> None:
+        self.token_keys.setup()
+        self.credential_keys.setup()
+
+    # -- after every committed write ----------------------------------------
+    def changed(self, resource: str | None = None, operation: str | None = None,
+                resource_id: str | None = None) -> None:
+        with self._gen_lock:
+            self.generation += 1
+        if resource and operation:
+            self.notify(f"identity.{resource}.{operation}", {"resource_info": resource_id})
+
+    def notify(self, event_type: str, payload: dict[str, Any]) -> None:
+        """Emit a notification from a worker thread or the loop, without waiting."""
+        if self.bus is None or self.loop is None or self.loop.is_closed():
+            return
+        ctx = context_mod.current()
+        ctx_dict = ctx.to_dict() if ctx else None
+        coro = self.bus.notify(event_type, payload, ctx_dict, publisher_id="identity")
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self.loop:
+            task = self.loop.create_task(coro)
+            task.add_done_callback(_log_failure)
+        else:
+            future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+            future.add_done_callback(_log_failure)
+
+
+def _log_failure(future: Any) -> None:
+    if future.cancelled():
+        return
+    exc = future.exception()
+    if exc is not None:
+        LOG.warning("could not send notification: %s", exc)
