@@ -59,14 +59,15 @@ def db_backend() -> str:
     return os.environ.get("MONOSTACK_TEST_DB", "sqlite")
 
 
-@pytest.fixture
-def make_db_url(db_backend: str, tmp_path: pathlib.Path) -> Iterator[Any]:
-    """A factory of empty databases on the selected backend."""
+@pytest.fixture(scope="session")
+def make_db_url(db_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A factory of empty databases on the selected backend, dropped at the end of the session."""
     created: list[str] = []
+    tmp = tmp_path_factory.mktemp("db")
 
     def make() -> str:
         if db_backend == "sqlite":
-            return f"sqlite:///{tmp_path}/db-{uuid.uuid4().hex[:8]}.sqlite"
+            return f"sqlite:///{tmp}/db-{uuid.uuid4().hex[:8]}.sqlite"
         name = f"monostack_test_{uuid.uuid4().hex[:12]}"
         created.append(name)
         return _server_url(db_backend, name)
@@ -76,22 +77,34 @@ def make_db_url(db_backend: str, tmp_path: pathlib.Path) -> Iterator[Any]:
         _drop(db_backend, name)
 
 
-@pytest.fixture
-def identity(make_db_url: Any, tmp_path: pathlib.Path) -> Iterator[Any]:
-    """The Identity service layer on a fresh database, bootstrapped."""
-    from monostack.common.config import Config
+@pytest.fixture(scope="session")
+def identity_store(make_db_url: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any]]:
+    """One migrated identity database (and key repository) for the session: tests
+    make uniquely named objects, so they can share it, and PostgreSQL/MariaDB
+    schema creation is paid once."""
     from monostack.common.db import Database, ensure_database
     from monostack.common.migrate import upgrade
-    from monostack.identity.bootstrap import Bootstrap, load_passwords
-    from monostack.identity.service import IdentityService
 
     url = make_db_url()
     ensure_database(url)
-    # Cost 4 keeps the service-layer tests fast; the real cost is tested in the end-to-end tests.
-    conf = Config(tmp_path / "data", overrides={"database": {"connection": url},
-                                                 "identity": {"password_hash_rounds": 4}})
     db = Database(url)
     upgrade(db, "identity")
+    yield url, tmp_path_factory.mktemp("identity-data")
+    db.dispose()
+
+
+@pytest.fixture
+def identity(identity_store: tuple[Any, Any]) -> Iterator[Any]:
+    """The Identity service layer (no HTTP), bootstrapped, with its own configuration."""
+    from monostack.common.config import Config
+    from monostack.common.db import Database
+    from monostack.identity.bootstrap import Bootstrap, load_passwords
+    from monostack.identity.service import IdentityService
+
+    url, data_dir = identity_store
+    # Cost 4 keeps the service-layer tests fast; the end-to-end tests use the real cost.
+    conf = Config(data_dir, overrides={"database": {"connection": url}, "identity": {"password_hash_rounds": 4}})
+    db = Database(url)
     svc = IdentityService(conf, db)
     svc.passwords = load_passwords(conf.data_dir / "credentials.yaml")
     Bootstrap(svc, svc.passwords).run("http://127.0.0.1:5000", "RegionOne", [])

@@ -19,8 +19,10 @@ import pytest
 from yarl import URL
 
 from monostack.common import context
+from monostack.common.context import current as current_context
 from monostack.common.bus import (
     MessageUndeliverable,
+    MessagingError,
     MessagingTimeout,
     NoSuchMethod,
     RemoteError,
@@ -28,6 +30,7 @@ from monostack.common.bus import (
 )
 from monostack.common.bus import codec, errors
 from monostack.common.bus.rabbit import binding_key
+from monostack.common.bus.reconnect import BackoffConnection
 
 RABBIT_URL = os.environ.get("MONOSTACK_TEST_RABBIT_URL", "amqp://guest:guest@127.0.0.1:5672/")
 WAIT = 10.0  # generous upper bound for anything that should happen
@@ -122,7 +125,7 @@ class Endpoint:
         await self.seen.put((self.name, value))
 
     async def whose_context(self, context):
-        current = context_module_current()
+        current = current_context()
         return {
             "arg": context.request_id if context else None,
             "current": current.request_id if current else None,
@@ -156,10 +159,6 @@ async def wait_for_items(queue: asyncio.Queue, count: int) -> list:
     return [await asyncio.wait_for(queue.get(), WAIT) for _ in range(count)]
 
 
-def context_module_current():
-    return context.current()
-
-
 # -- unit tests ------------------------------------------------------------
 
 
@@ -189,6 +188,17 @@ def test_binding_key_covers_glob():
     assert binding_key("identity.user.*") == "notifications.*.identity.user.#"
     assert binding_key("identity.*.created") == "notifications.*.identity.#"
     assert binding_key("compute.instance.create.end") == "notifications.*.compute.instance.create.end"
+
+
+async def test_reconnect_backoff_doubles_up_to_a_cap():
+    connection = BackoffConnection(URL("amqp://127.0.0.1:1/?reconnect_interval=1"))
+    now = connection.loop.time()
+    for waited, pause in [(0, 1), (1, 1), (2, 2), (4, 4), (16, 16), (100, 30)]:
+        connection._down_since = now - waited
+        assert connection.reconnect_interval == pytest.approx(pause, abs=0.1)
+    connection._down_since = None  # connected
+    assert connection.reconnect_interval == 1
+    await connection.close()
 
 
 def test_create_bus_rejects_unknown_scheme():
@@ -315,6 +325,10 @@ async def test_invalid_arguments(make_bus, topic):
     bus = await make_bus()
     with pytest.raises(ValueError):
         await bus.call("has.dot", "x")
+    with pytest.raises(ValueError):
+        await bus.cast(topic, "x", server="no spaces")
+    with pytest.raises(ValueError):
+        await bus.subscribe(print, pool="no/slash")
     with pytest.raises(TypeError):
         await bus.call(topic, "x", context={})
     with pytest.raises(TypeError):
@@ -387,7 +401,7 @@ async def test_subscriber_gets_context(make_bus):
     seen = asyncio.Queue()
 
     async def callback(notification, context):
-        await seen.put((context.request_id, context_module_current().request_id))
+        await seen.put((context.request_id, current_context().request_id))
 
     await bus.subscribe(callback, event_types="compute.*")
     await bus.notify("compute.instance.create.end", {}, {"request_id": "req-n2"})
@@ -412,6 +426,19 @@ async def test_stop_finishes_inflight_handlers(make_bus, topic):
     assert await call == "done"
     with pytest.raises(MessageUndeliverable if make_bus.transport == "memory" else MessagingTimeout):
         await client.call(topic, "whoami", timeout=0.5)
+
+
+async def test_stop_cancels_handlers_after_grace(make_bus, topic):
+    bus = await make_bus()
+    endpoint = Endpoint()
+    await bus.serve(topic, endpoint)
+    call = asyncio.create_task(bus.call(topic, "wait", timeout=WAIT))
+    while not endpoint.running:
+        await asyncio.sleep(0.01)
+    await asyncio.wait_for(bus.stop(grace=0.2), WAIT)
+    assert endpoint.running == 0
+    with pytest.raises(MessagingError):
+        await call
 
 
 async def test_stop_leaves_no_tasks(make_bus, topic):
@@ -491,7 +518,7 @@ def proxied_url(proxy: Proxy) -> str:
 
 
 @pytest.mark.parametrize("make_bus", ["rabbit"], indirect=True)
-async def test_rabbit_waits_for_broker_at_start(make_bus, proxy, topic):
+async def test_rabbit_waits_for_broker_at_start(proxy, make_bus, topic):
     starting = asyncio.create_task(make_bus("late", url=proxied_url(proxy)))
     await asyncio.sleep(0.5)
     assert not starting.done()  # broker "down": start() keeps retrying
@@ -502,7 +529,7 @@ async def test_rabbit_waits_for_broker_at_start(make_bus, proxy, topic):
 
 
 @pytest.mark.parametrize("make_bus", ["rabbit"], indirect=True)
-async def test_rabbit_recovers_from_connection_loss(make_bus, proxy, topic):
+async def test_rabbit_recovers_from_connection_loss(proxy, make_bus, topic):
     await proxy.start()
     server = await make_bus("server", url=proxied_url(proxy))
     client = await make_bus("client")
@@ -516,3 +543,14 @@ async def test_rabbit_recovers_from_connection_loss(make_bus, proxy, topic):
     assert await server.call(topic, "add", a=2, b=2, timeout=WAIT) == 4
     await server.cast(topic, "record", value=1)
     await server.notify("a.b", {})
+
+
+@pytest.mark.parametrize("make_bus", ["rabbit"], indirect=True)
+async def test_rabbit_stops_while_broker_is_down(proxy, make_bus, topic):
+    await proxy.start()
+    bus = await make_bus("server", url=proxied_url(proxy))
+    await bus.serve(topic, Endpoint())
+    await bus.subscribe(lambda n: None)
+    await proxy.close()
+    await asyncio.sleep(0.2)
+    await asyncio.wait_for(bus.stop(), WAIT)

@@ -67,7 +67,9 @@ class RequestContext:
             "roles": list(self.roles),
             "is_admin": self.is_service,
             "is_admin_project": True,
-            "token.domain.id": self.domain_id,
+            # oslo.policy reads dotted names ("token.project.domain.id") as nested keys.
+            "token": {"domain": {"id": self.domain_id}, "project": {"domain": {"id": self.project_domain_id}},
+                      "user": {"domain": {"id": self.user_domain_id}}},
         }
 
     def to_dict(self) -> dict[str, Any]:

@@ -50,8 +50,11 @@ class Policy:
     def check(self, ctx: RequestContext, rule: str, target: dict[str, Any] | None = None) -> bool:
         if ctx.is_service:
             return True
+        # A missing value must never match another missing value ("None" == "None").
+        creds = {k: v for k, v in ctx.policy_creds().items() if v is not None}
+        target = {k: v for k, v in (target or {}).items() if v is not None}
         try:
-            return bool(self._enforcer.enforce(rule, target or {}, ctx.policy_creds()))
+            return bool(self._enforcer.enforce(rule, target, creds))
         except oslo_policy.InvalidScope:
             return False
 

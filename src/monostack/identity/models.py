@@ -375,3 +375,13 @@ class ServiceProvider(Base):
     auth_url: Mapped[str] = mapped_column(sa.String(256))
     sp_url: Mapped[str] = mapped_column(sa.String(256))
     relay_state_prefix: Mapped[str] = mapped_column(sa.String(256))
+
+
+class OAuth1Consumer(Base):
+    """OS-OAUTH1 consumers; the secret is shown once, on create."""
+
+    __tablename__ = "oauth1_consumer"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    secret_hash: Mapped[str] = mapped_column(sa.String(255))
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

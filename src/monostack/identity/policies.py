@@ -101,10 +101,66 @@ _RULES = {
     "identity:delete_trust": f"{ADMIN} or user_id:%(target.trust.trustor_user_id)s",
     "identity:get_trust": f"{ADMIN_OR_READER} or user_id:%(target.trust.trustor_user_id)s "
                           f"or user_id:%(target.trust.trustee_user_id)s",
+    # signed-request logins (EC2 and S3 APIs): admins and services only, as in current Keystone
+    "identity:ec2tokens_validate": f"{ADMIN} or rule:service_role",
+    "identity:s3tokens_validate": f"{ADMIN} or rule:service_role",
     # everything else Keystone has (policies, limits, endpoint groups, domain configs, federation)
     "identity:admin_only": ADMIN,
     "identity:admin_or_reader": ADMIN_OR_READER,
     "identity:any_user": "",
+    # OS-EP-FILTER
+    "identity:get_endpoint_group": ADMIN_OR_READER, "identity:list_endpoint_groups": ADMIN_OR_READER,
+    "identity:create_endpoint_group": ADMIN, "identity:update_endpoint_group": ADMIN,
+    "identity:delete_endpoint_group": ADMIN,
+    "identity:list_projects_associated_with_endpoint_group": ADMIN_OR_READER,
+    "identity:list_endpoints_associated_with_endpoint_group": ADMIN_OR_READER,
+    "identity:get_endpoint_group_in_project": ADMIN_OR_READER,
+    "identity:list_endpoint_groups_for_project": ADMIN_OR_READER,
+    "identity:add_endpoint_group_to_project": ADMIN, "identity:remove_endpoint_group_from_project": ADMIN,
+    "identity:add_endpoint_to_project": ADMIN, "identity:remove_endpoint_from_project": ADMIN,
+    "identity:check_endpoint_in_project": ADMIN_OR_READER,
+    "identity:list_endpoints_for_project": ADMIN_OR_READER,
+    "identity:list_projects_for_endpoint": ADMIN_OR_READER,
+    # /v3/policies and OS-ENDPOINT-POLICY
+    "identity:get_policy": ADMIN_OR_READER, "identity:list_policies": ADMIN_OR_READER,
+    "identity:create_policy": ADMIN, "identity:update_policy": ADMIN, "identity:delete_policy": ADMIN,
+    "identity:create_policy_association_for_endpoint": ADMIN,
+    "identity:check_policy_association_for_endpoint": ADMIN_OR_READER,
+    "identity:delete_policy_association_for_endpoint": ADMIN,
+    "identity:create_policy_association_for_service": ADMIN,
+    "identity:check_policy_association_for_service": ADMIN_OR_READER,
+    "identity:delete_policy_association_for_service": ADMIN,
+    "identity:create_policy_association_for_region_and_service": ADMIN,
+    "identity:check_policy_association_for_region_and_service": ADMIN_OR_READER,
+    "identity:delete_policy_association_for_region_and_service": ADMIN,
+    "identity:get_policy_for_endpoint": ADMIN_OR_READER, "identity:list_endpoints_for_policy": ADMIN_OR_READER,
+    # domain configuration
+    "identity:create_domain_config": ADMIN, "identity:update_domain_config": ADMIN,
+    "identity:delete_domain_config": ADMIN, "identity:get_domain_config": ADMIN_OR_READER,
+    "identity:get_domain_config_default": ADMIN_OR_READER, "identity:get_security_compliance_domain_config": "",
+    # OS-OAUTH1 consumers
+    "identity:get_consumer": ADMIN_OR_READER, "identity:list_consumers": ADMIN_OR_READER,
+    "identity:create_consumer": ADMIN, "identity:update_consumer": ADMIN, "identity:delete_consumer": ADMIN,
+    # unified limits
+    "identity:get_registered_limit": "", "identity:list_registered_limits": "",
+    "identity:create_registered_limits": ADMIN, "identity:update_registered_limit": ADMIN,
+    "identity:delete_registered_limit": ADMIN,
+    "identity:get_limit_model": "", "identity:list_limits": "",
+    "identity:get_limit": f"{ADMIN_OR_READER} or rule:service_role or project_id:%(target.limit.project_id)s "
+                          f"or domain_id:%(target.limit.domain_id)s "
+                          f"or domain_id:%(target.limit.project.domain_id)s",
+    "identity:create_limits": ADMIN, "identity:update_limit": ADMIN, "identity:delete_limit": ADMIN,
+    # OS-FEDERATION
+    "identity:get_identity_provider": ADMIN_OR_READER, "identity:list_identity_providers": ADMIN_OR_READER,
+    "identity:create_identity_provider": ADMIN, "identity:update_identity_provider": ADMIN,
+    "identity:delete_identity_provider": ADMIN,
+    "identity:get_protocol": ADMIN_OR_READER, "identity:list_protocols": ADMIN_OR_READER,
+    "identity:create_protocol": ADMIN, "identity:update_protocol": ADMIN, "identity:delete_protocol": ADMIN,
+    "identity:get_mapping": ADMIN_OR_READER, "identity:list_mappings": ADMIN_OR_READER,
+    "identity:create_mapping": ADMIN, "identity:update_mapping": ADMIN, "identity:delete_mapping": ADMIN,
+    "identity:get_service_provider": ADMIN_OR_READER, "identity:list_service_providers": ADMIN_OR_READER,
+    "identity:create_service_provider": ADMIN, "identity:update_service_provider": ADMIN,
+    "identity:delete_service_provider": ADMIN,
 }
 
 RULES = [RuleDefault(name, check) for name, check in _RULES.items()]

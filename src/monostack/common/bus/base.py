@@ -26,6 +26,7 @@ import abc
 import asyncio
 import datetime
 import logging
+import re
 import socket
 import uuid
 from typing import Any, Awaitable, Callable, Coroutine
@@ -54,10 +55,20 @@ def _context_dict(ctx: Context) -> dict[str, Any] | None:
     return {k: v for k, v in ctx.items() if k != "auth_token"}
 
 
-def _check_topic(topic: str) -> None:
-    # "." separates topic and server in routing keys ("compute.node1").
-    if not topic or "." in topic:
-        raise ValueError(f"invalid topic {topic!r}: must be non-empty and contain no '.'")
+# Names end up in AMQP routing keys and queue names.  "." separates topic
+# and server there ("compute.node1.example.com"), so topics have none.
+_TOPIC = re.compile(r"[A-Za-z0-9_:-]+")
+_NAME = re.compile(r"[A-Za-z0-9_.:-]+")
+
+
+def _check(kind: str, value: str | None, pattern: re.Pattern[str] = _NAME) -> None:
+    if value is not None and not pattern.fullmatch(value):
+        raise ValueError(f"invalid {kind} {value!r}: allowed are {pattern.pattern}")
+
+
+def _check_topic(topic: str, server: str | None = None) -> None:
+    _check("topic", topic, _TOPIC)
+    _check("server", server)
 
 
 class Bus(abc.ABC):
@@ -102,13 +113,15 @@ class Bus(abc.ABC):
         return task
 
     async def _drain(self, grace: float) -> None:
-        if not self._tasks:
-            return
-        _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
-        for task in pending:
-            LOG.warning("cancelling handler still running after %.0fs: %r", grace, task)
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while self._tasks:  # loop: deliveries already under way may add more
+            _, pending = await asyncio.wait(set(self._tasks), timeout=max(deadline - loop.time(), 0))
+            if pending and loop.time() >= deadline:
+                for task in pending:
+                    LOG.warning("cancelling handler still running after %.0fs: %r", grace, task)
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
 
     def _require(self, *states: str) -> None:
         if self._state not in states:
@@ -118,9 +131,10 @@ class Bus(abc.ABC):
 
     async def serve(self, topic: str, endpoint: object, *, server: str | None = None) -> None:
         """Expose the public methods of `endpoint` on `topic`."""
-        _check_topic(topic)
+        server = server or self.host
+        _check_topic(topic, server)
         self._require("running")
-        await self._serve(topic, server or self.host, RpcDispatcher(topic, endpoint))
+        await self._serve(topic, server, RpcDispatcher(topic, endpoint))
 
     def _request(self, method: str, ctx: Context, kwargs: dict[str, Any]) -> bytes:
         if "context" in kwargs:
@@ -132,7 +146,7 @@ class Bus(abc.ABC):
         server: str | None = None, timeout: float = 60.0, **kwargs: Any,
     ) -> Any:
         """Call `method` on one server of `topic` and return its result."""
-        _check_topic(topic)
+        _check_topic(topic, server)
         self._require("running", "stopping")
         body = self._request(method, ctx, kwargs)
         target = f"{topic}.{server}" if server else topic
@@ -152,7 +166,7 @@ class Bus(abc.ABC):
         server: str | None = None, **kwargs: Any,
     ) -> None:
         """Send `method` to one server of `topic` without waiting for it."""
-        _check_topic(topic)
+        _check_topic(topic, server)
         self._require("running", "stopping")
         await self._cast(topic, server, self._request(method, ctx, kwargs))
 
@@ -192,6 +206,7 @@ class Bus(abc.ABC):
         self, callback: Callable[..., Any], *, event_types: str = "*", pool: str | None = None,
     ) -> None:
         """Call `callback(notification)` for notifications matching the glob."""
+        _check("pool", pool)
         self._require("running")
         await self._subscribe(NotificationDispatcher(callback, event_types), event_types, pool)
 

@@ -88,8 +88,12 @@ class MemoryBus(Bus):
         consumer = self._target(topic, server)
         if consumer is None:
             raise errors.MessageUndeliverable(f"no server listens on {topic} {server or ''}")
-        # shield: a caller giving up must not cancel the server's handler
-        return await asyncio.shield(consumer.deliver(body))
+        # wait() rather than await: a caller giving up must not cancel the handler
+        task = consumer.deliver(body)
+        await asyncio.wait({task})
+        if task.cancelled():
+            raise errors.MessagingError(f"server on {topic} stopped before replying")
+        return task.result()
 
     async def _cast(self, topic: str, server: str | None, body: bytes) -> None:
         consumer = self._target(topic, server)

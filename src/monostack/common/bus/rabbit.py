@@ -127,10 +127,15 @@ class RabbitBus(Bus):
     async def _stop_consuming(self) -> None:
         consumers, self._consumers = self._consumers, []
         for queue, tag in consumers:
+            # While disconnected there is nothing to cancel, and cancel() would
+            # wait for the reconnect; closing the connection drops the rest.
+            if self._connection is None or not self._connection.connected.is_set():
+                return
             try:
-                await queue.cancel(tag)
-            except Exception:
-                LOG.warning("could not cancel consumer on %s", queue.name, exc_info=True)
+                async with asyncio.timeout(5):
+                    await queue.cancel(tag)
+            except Exception as exc:
+                LOG.warning("could not cancel consumer on %s: %r", queue.name, exc)
 
     async def _close(self) -> None:
         for future in self._pending.values():

@@ -158,8 +158,8 @@ class AssignmentManager:
         with self.svc.db.writer() as session:
             prior = self.get_role_row(session, prior_id)
             implied = self.get_role_row(session, implied_id)
-            if implied.domain_id != models.GLOBAL_ROLE_DOMAIN and prior.domain_id != implied.domain_id:
-                raise errors.Forbidden("A role cannot imply a domain-specific role of another domain.")
+            if implied.domain_id != models.GLOBAL_ROLE_DOMAIN and prior.domain_id == models.GLOBAL_ROLE_DOMAIN:
+                raise errors.Forbidden("A global role cannot imply a domain-specific role.")
             if prior_id == implied_id or prior_id in self._implied_closure(session, [implied_id]):
                 raise errors.Forbidden(f"Implied role {implied_id} would create a cycle.")
             if session.get(models.ImpliedRole, (prior_id, implied_id)) is None:
@@ -495,6 +495,9 @@ class AssignmentManager:
         members: dict[str, list[str]] = {}
         for m in session.scalars(sa.select(models.GroupMembership)).all():
             members.setdefault(m.group_id, []).append(m.user_id)
+        # Domain-specific roles never show as effective, only the global roles they imply.
+        domain_roles = set(session.scalars(sa.select(models.Role.id).where(
+            models.Role.domain_id != models.GLOBAL_ROLE_DOMAIN)))
         out = []
         for row in rows:
             users = [(row.actor_id, None)] if row.type.startswith("User") else [
@@ -512,8 +515,10 @@ class AssignmentManager:
             implied = self._implied_closure(session, [row.role_id])
             for user, group in users:
                 for target in target_list:
-                    out.append(self._assignment_entry(row, user_id=user, target_override=target, via_group=group))
-                    for implied_id in implied:
+                    if row.role_id not in domain_roles:
+                        out.append(self._assignment_entry(row, user_id=user, target_override=target,
+                                                          via_group=group))
+                    for implied_id in implied - domain_roles:
                         out.append(self._assignment_entry(row, user_id=user, target_override=target, via_group=group,
                                                           role_id=implied_id, prior_role=row.role_id))
         return out

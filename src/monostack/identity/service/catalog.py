@@ -253,9 +253,14 @@ class CatalogManager:
                                              "property")
             if session.get(models.Service, ref["service_id"]) is None:
                 raise errors.ValidationError(f"Could not find service: {ref['service_id']}.")
-        region_id = ref.get("region_id") or ref.get("region")
+        region_id = ref.get("region_id")
         if region_id and session.get(models.Region, region_id) is None:
             raise errors.ValidationError(f"Could not find region: {region_id}.")
+        legacy = ref.get("region")
+        if not region_id and legacy and session.get(models.Region, legacy) is None:
+            # Keystone creates a region named only by the legacy `region` field.
+            session.add(models.Region(id=legacy, description="", extra={}))
+            session.flush()
 
     def create_endpoint(self, ref: dict[str, Any]) -> dict[str, Any]:
         endpoint_id = new_id()

@@ -11,7 +11,7 @@ from sqlalchemy import orm
 from monostack.common import errors
 from monostack.identity import models
 from monostack.identity.service import new_id
-from monostack.identity.service.util import apply_filters, extra_fields, flatten_extra, is_truthy
+from monostack.identity.service.util import apply_filters, extra_fields, flatten_extra, is_truthy, query_bool
 
 if TYPE_CHECKING:
     from monostack.identity.service import IdentityService
@@ -254,7 +254,7 @@ class ResourceManager:
         with self.svc.db.reader() as session:
             query = sa.select(models.Project)
             is_domain = filters.get("is_domain")
-            if is_domain is not None and is_truthy(is_domain, "is_domain"):
+            if is_domain is not None and query_bool(is_domain):
                 query = query.where(models.Project.is_domain.is_(True))
             else:
                 query = query.where(models.Project.is_domain.is_(False))

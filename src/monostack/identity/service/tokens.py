@@ -267,10 +267,7 @@ class TokenManager:
             if not isinstance(token_ref, dict) or not isinstance(token_ref.get("id"), str):
                 raise errors.ValidationError("Invalid input for field 'identity/token/id': 'id' is a required "
                                              "property")
-            try:
-                parent = self.validate(token_ref["id"])
-            except errors.NotFound:
-                raise errors.Unauthorized(UNAUTHORIZED) from None
+            parent = self.validate(token_ref["id"])  # an invalid or revoked token: 404, as Keystone
             if parent.payload.app_cred_id:
                 raise errors.Forbidden("Application credentials cannot request a scope.")
             if parent.payload.trust_id:
@@ -313,6 +310,8 @@ class TokenManager:
             self.svc.trusts.consume(trust_id)
             if trust["impersonation"]:
                 user_id = trust["trustor_user_id"]
+        if parent is not None:
+            methods = parent.payload.methods + methods
         payload = tf.TokenPayload(
             user_id=user_id, methods=list(dict.fromkeys(methods)), expires_at=expires_at, issued_at=now,
             audit_ids=audit_ids, scope_type=scope_type, scope_id=scope_id,

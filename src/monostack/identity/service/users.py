@@ -265,9 +265,10 @@ class UserManager:
                     f"change your password, it must be used for {min_age} day(s) before it can be changed. Please "
                     f"try again in {(allowed - utcnow()).days} day(s) or contact your administrator to reset your "
                     f"password.")
+            # The new password must differ from the last `unique` ones, the current one included.
             unique = self._sc.unique_last_password_count
             if unique > 1:
-                history = sorted(row.passwords, key=lambda p: (p.created_at_int, p.id or 0))[-(unique - 1):]
+                history = sorted(row.passwords, key=lambda p: (p.created_at_int, p.id or 0))[-unique:]
                 if any(passwords.check_password(new, old.password_hash) for old in history):
                     raise errors.ValidationError(
                         f"Password validation error: The new password cannot be identical to a previous password. "
