@@ -141,8 +141,28 @@ def prepare(api: Api, admin: dict) -> dict:
 # --------------------------------------------------------------- measuring
 
 
+def wait_quiet(max_wait: float, threshold: float = 0.25) -> float:
+    """Wait (at most max_wait s) until the machine's busy CPU over 0.5 s is < threshold cores.
+
+    Called while our server is idle, so what is busy is someone else.  Returns
+    the last busy level seen.
+    """
+    deadline = time.monotonic() + max_wait
+    while True:
+        b0, t0 = _procs.machine_cpu()[0], time.monotonic()
+        time.sleep(0.5)
+        busy = (_procs.machine_cpu()[0] - b0) / (time.monotonic() - t0)
+        if busy < threshold or time.monotonic() >= deadline:
+            return busy
+
+
 def measure(api: Api, server_pids, requests: list[bytes], *, expect: int, concurrency: int,
-            duration: float, warmup: float, max_requests: int, on_ok=None) -> dict:
+            duration: float, warmup: float, max_requests: int, on_ok=None,
+            quiet_wait: float = 0.0) -> dict:
+    if quiet_wait > 0:
+        busy = wait_quiet(quiet_wait)
+        if busy >= 0.25:
+            say(f"machine still busy ({busy:.2f} cores) after {quiet_wait:g}s; measuring anyway")
     if warmup > 0:
         _loadgen.run_load(api.host, api.port, requests, expect=expect, concurrency=concurrency,
                           duration=warmup, max_requests=max_requests)
@@ -182,7 +202,8 @@ def bench_target(name: str, api: Api, admin: dict, server_pids, args) -> dict:
     ctx = prepare(api, admin)
     say(f"{name}: test user {ctx['user']} / project {ctx['project']} ready")
     ops: dict[str, dict] = {}
-    common = dict(duration=args.duration, warmup=args.warmup, max_requests=args.max_requests)
+    common = dict(duration=args.duration, warmup=args.warmup, max_requests=args.max_requests,
+                  quiet_wait=args.quiet_wait)
 
     # (a) issue: password, project-scoped
     issued: list[str] = []
@@ -462,6 +483,9 @@ def main(argv=None) -> int:
     ap.add_argument("--validate-concurrency", type=int, default=8)
     ap.add_argument("--rescope-concurrency", type=int, default=8)
     ap.add_argument("--token-pool", type=int, default=16, help="distinct tokens to validate")
+    ap.add_argument("--quiet-wait", type=float, default=0.0, metavar="S",
+                    help="before each measurement wait up to S seconds for the machine to be idle "
+                         "(< 0.25 cores busy); helps on a shared machine")
     ap.add_argument("--restarts", type=int, default=3, help="monostack restart-to-ready samples")
     ap.add_argument("--memcache-backend", default="dogpile.cache.pymemcache",
                     choices=("dogpile.cache.pymemcache", "oslo_cache.memcache_pool"))
@@ -485,7 +509,8 @@ def main(argv=None) -> int:
                    "issue_concurrency": args.issue_concurrency,
                    "validate_concurrency": args.validate_concurrency,
                    "rescope_concurrency": args.rescope_concurrency,
-                   "token_pool": args.token_pool, "keystone_workers": keystone_ref.WORKERS,
+                   "token_pool": args.token_pool, "quiet_wait_s": args.quiet_wait,
+                   "keystone_workers": keystone_ref.WORKERS,
                    "memcache_backend": args.memcache_backend,
                    "client": "asyncio" + ("+uvloop" if _loadgen.uvloop else "")},
         "versions": {},

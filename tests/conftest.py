@@ -156,6 +156,8 @@ def start_cloud(data_dir: pathlib.Path, db_url: str | None = None, extra_env: di
     if db_url:
         env["MONOSTACK_DATABASE__CONNECTION"] = db_url
     data_dir.mkdir(parents=True, exist_ok=True)
+    # `up` removes a stale clouds.yaml itself, but only once it runs: do it first.
+    (data_dir / "clouds.yaml").unlink(missing_ok=True)
     log = open(data_dir / "up.log", "ab")
     process = subprocess.Popen(MONOSTACK + ["up", "--data-dir", str(data_dir), "--bind", f"127.0.0.1:{port}"],
                                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO)

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import pathlib
+import signal
 import socket
+import threading
 import time
-from typing import Any
+from typing import Any, Iterator
 
-import httpx
 import uvicorn
 import yaml
 from starlette.applications import Starlette
@@ -39,6 +41,35 @@ from monostack.identity.validator import LocalValidator
 LOG = logging.getLogger(__name__)
 
 IDENTITY = CatalogEntry(type="identity", name="keystone", path="/identity", description="Identity Service")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGINT/SIGTERM once it has stopped serving, which would
+    kill the process before the cloud's own shutdown (bus, databases, and later
+    guests and agents) runs: here a signal only asks for a graceful stop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        originals = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in originals.items():
+                signal.signal(sig, handler)
+
+
+async def _answers(host: str, port: int, path: str) -> bool:
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 2)
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        status = await asyncio.wait_for(reader.readline(), 2)
+        writer.close()
+        return status.split()[1:2] == [b"200"]
+    except (OSError, asyncio.TimeoutError, IndexError):
+        return False
 
 
 def parse_bind(bind: str) -> tuple[str, int]:
@@ -66,7 +97,7 @@ class Cloud:
         self.databases: dict[str, Database] = {}
         self.bus: Any = None
         self.identity: IdentityService | None = None
-        self.server: uvicorn.Server | None = None
+        self.server: _Server | None = None
 
     def database(self, service: str) -> Database:
         url = self.conf.database_url(service)
@@ -104,22 +135,14 @@ class Cloud:
         return Starlette(routes=[Route("/", root), Mount(IDENTITY.path, app=identity_asgi)])
 
     async def wait_until_answering(self, timeout: float = 30.0) -> None:
-        base = f"http://{'[' + self.host + ']' if ':' in self.host else self.host}:{self.port}"
-        if self.host in ("0.0.0.0", "::"):
-            base = f"http://127.0.0.1:{self.port}"
+        """Each service's healthcheck answers 200 (a raw request: no HTTP client to import)."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
         deadline = time.monotonic() + timeout
-        async with httpx.AsyncClient(timeout=2.0) as client:
-            for entry in self.catalog_entries():
-                while True:
-                    try:
-                        response = await client.get(f"{base}{entry.path}/healthcheck")
-                        if response.status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"{entry.type} did not answer within {timeout} s")
-                    await asyncio.sleep(0.02)
+        for entry in self.catalog_entries():
+            while not await _answers(host, self.port, f"{entry.path}/healthcheck"):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{entry.type} did not answer within {timeout} s")
+                await asyncio.sleep(0.02)
 
     def write_client_files(self) -> None:
         region = self.conf.default.region
@@ -143,7 +166,7 @@ class Cloud:
             config = uvicorn.Config(self.asgi_app(), host=self.host, port=self.port, log_config=None,
                                     access_log=False, lifespan="off", timeout_graceful_shutdown=10,
                                     server_header=False)
-            self.server = uvicorn.Server(config)
+            self.server = _Server(config)
             serving = asyncio.create_task(self.server.serve())
             while not self.server.started:
                 if serving.done():

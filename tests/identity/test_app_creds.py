@@ -6,30 +6,17 @@ import json
 import subprocess
 import sys
 import uuid
+from types import SimpleNamespace
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from monostack.common import errors
 from monostack.identity import models
 
 
-def password_auth(name, password, project=None):
-    auth = {"identity": {"methods": ["password"], "password": {"user": {
-        "name": name, "domain": {"id": "default"}, "password": password}}}}
-    if project:
-        auth["scope"] = {"project": {"name": project, "domain": {"id": "default"}}}
-    return auth
-
-
 def app_cred_auth(**ref):
     return {"identity": {"methods": ["application_credential"], "application_credential": ref}}
-
-
-def user_id(identity, name):
-    with identity.db.reader() as session:
-        return session.scalar(sa.select(models.User.id).where(models.User.name == name))
 
 
 def role_ids(identity, *names):
@@ -37,19 +24,31 @@ def role_ids(identity, *names):
         return {identity.assignments.role_by_name(session, n).id for n in names}
 
 
-def create(identity, name="admin", roles=None, **ref):
-    """An app cred for a bootstrap user on its own project, as the API would create it."""
-    token = identity.tokens.issue(password_auth(name, identity.passwords[name], name))
+def new_user(identity, *roles):
+    """A fresh user with `roles` (default: member) on a fresh project: the tests share one database."""
+    suffix = uuid.uuid4().hex[:10]
+    project = identity.resources.create_project({"name": f"p-{suffix}", "domain_id": "default"})
+    password = uuid.uuid4().hex
+    user = identity.users.create_user({"name": f"u-{suffix}", "password": password, "domain_id": "default"})
+    for role_id in role_ids(identity, *(roles or ("member",))):
+        identity.assignments.grant("user", user["id"], "project", project["id"], role_id)
+    return SimpleNamespace(id=user["id"], name=user["name"], password=password, project_id=project["id"])
+
+
+def create(identity, user, roles=None, **ref):
+    """An application credential made with a project token of `user`, as the API makes it."""
+    token = identity.tokens.issue({"identity": {"methods": ["password"], "password": {"user": {
+        "id": user.id, "password": user.password}}}, "scope": {"project": {"id": user.project_id}}})
     body = {"name": uuid.uuid4().hex, **ref}
     if roles is not None:
         body["roles"] = roles
-    return identity.app_creds.create(token.user["id"], body, project_id=token.project["id"], system=None,
+    return identity.app_creds.create(user.id, body, project_id=user.project_id, system=None,
                                      token_role_ids={r["id"] for r in token.roles})
 
 
 # -- service layer ----------------------------------------------------------------------------
 def test_create_defaults_to_token_roles_and_hashes_secret(identity):
-    cred = create(identity, description="backups")
+    cred = create(identity, new_user(identity, "admin"), description="backups")
     assert {r["name"] for r in cred["roles"]} == {"admin", "manager", "member", "reader"}
     assert cred["unrestricted"] is False and cred["expires_at"] is None and cred["description"] == "backups"
     assert len(cred["secret"]) >= 80
@@ -61,19 +60,20 @@ def test_create_defaults_to_token_roles_and_hashes_secret(identity):
 
 
 def test_roles_by_name_add_implied_and_must_be_held(identity):
-    cred = create(identity, name="demo", roles=[{"name": "member"}])
+    user = new_user(identity)
+    cred = create(identity, user, roles=[{"name": "member"}])
     assert {r["name"] for r in cred["roles"]} == {"member", "reader"}
     with pytest.raises(errors.ValidationError):
-        create(identity, name="demo", roles=[{"name": "admin"}])
+        create(identity, user, roles=[{"name": "admin"}])
     with pytest.raises(errors.ValidationError):
-        create(identity, name="demo", roles=[{"id": "no-such-role"}])
+        create(identity, user, roles=[{"id": "no-such-role"}])
     with pytest.raises(errors.NotFound):
-        create(identity, name="demo", roles=[{"name": "no-such-role"}])
+        create(identity, user, roles=[{"name": "no-such-role"}])
 
 
 def test_given_secret_and_expiry(identity):
     expires = (dt.datetime.utcnow() + dt.timedelta(hours=1)).replace(microsecond=123456)
-    cred = create(identity, secret="s3cret", expires_at=expires.isoformat())
+    cred = create(identity, new_user(identity), secret="s3cret", expires_at=expires.isoformat())
     assert cred["secret"] == "s3cret"
     assert cred["expires_at"] == expires.isoformat()  # naive, no Z: what Tempest compares
     view = identity.app_creds.authenticate({"id": cred["id"], "secret": "s3cret"})
@@ -82,50 +82,55 @@ def test_given_secret_and_expiry(identity):
 
 @pytest.mark.parametrize("ref", [
     {"expires_at": "not a time"}, {"expires_at": "2001-01-01T00:00:00Z"}, {"unexpected": 1},
-    {"unrestricted": "yes"}, {"roles": [{"id": "a", "name": "b"}]},
+    {"unrestricted": "yes"}, {"roles": [{"id": "a", "name": "b"}]}, {"name": " "},
     {"access_rules": [{"service": "compute", "path": "no-slash", "method": "GET"}]},
     {"access_rules": [{"service": "compute", "path": "/x", "method": "BREW"}]},
+    {"access_rules": [{"service": "comp/ute", "path": "/x", "method": "GET"}]},
 ])
 def test_bad_input_is_400(identity, ref):
     with pytest.raises(errors.ValidationError):
-        create(identity, **ref)
+        create(identity, new_user(identity), **ref)
 
 
 def test_duplicate_name_is_409(identity):
-    cred = create(identity)
+    user = new_user(identity)
+    cred = create(identity, user)
     with pytest.raises(errors.Conflict):
-        identity.app_creds.create(cred["user_id"], {"name": cred["name"]}, project_id=cred["project_id"],
-                                  system=None, token_role_ids=role_ids(identity, "reader"))
+        create(identity, user, name=cred["name"])
 
 
 def test_authenticate_by_id_and_by_name(identity):
-    cred = create(identity, name="demo")
-    demo = user_id(identity, "demo")
-    for ref in ({"id": cred["id"]}, {"name": cred["name"], "user": {"id": demo}},
-                {"name": cred["name"], "user": {"name": "demo", "domain": {"name": "Default"}}}):
+    user = new_user(identity)
+    cred = create(identity, user)
+    for ref in ({"id": cred["id"]}, {"name": cred["name"], "user": {"id": user.id}},
+                {"name": cred["name"], "user": {"name": user.name, "domain": {"name": "Default"}}}):
         view = identity.app_creds.authenticate({**ref, "secret": cred["secret"]})
-        assert view["id"] == cred["id"] and view["user_id"] == demo
+        assert view["id"] == cred["id"] and view["user_id"] == user.id
     for ref in ({"id": cred["id"], "secret": "wrong"}, {"id": cred["id"]}, {"id": "nope", "secret": "x"},
-                {"name": "nope", "user": {"id": demo}, "secret": "x"}):
+                {"name": "nope", "user": {"id": user.id}, "secret": "x"}):
         with pytest.raises(errors.Unauthorized):
             identity.app_creds.authenticate(ref)
     with pytest.raises(errors.ValidationError):
         identity.app_creds.authenticate({"secret": "x"})
     with pytest.raises(errors.ValidationError):
         identity.app_creds.authenticate({"name": cred["name"], "secret": "x"})
+    identity.users.update_user(user.id, {"enabled": False})
+    with pytest.raises(errors.Unauthorized):
+        identity.app_creds.authenticate({"id": cred["id"], "secret": cred["secret"]})
 
 
 def test_token_roles_are_the_intersection(identity):
-    cred = create(identity, name="admin", roles=[{"name": "reader"}])
+    cred = create(identity, new_user(identity, "admin"), roles=[{"name": "reader"}])
     token = identity.tokens.issue(app_cred_auth(id=cred["id"], secret=cred["secret"]))
     body = token.body(None)["token"]
     assert [r["name"] for r in body["roles"]] == ["reader"]
     assert body["application_credential"] == {"id": cred["id"], "name": cred["name"], "restricted": True}
-    assert body["project"]["name"] == "admin" and body["methods"] == ["application_credential"]
+    assert body["project"]["id"] == cred["project_id"] and body["methods"] == ["application_credential"]
 
 
 def test_expired_credential_is_401_and_caps_token_expiry(identity):
-    cred = create(identity, expires_at=(dt.datetime.utcnow() + dt.timedelta(minutes=5)).isoformat())
+    cred = create(identity, new_user(identity),
+                  expires_at=(dt.datetime.utcnow() + dt.timedelta(minutes=5)).isoformat())
     token = identity.tokens.issue(app_cred_auth(id=cred["id"], secret=cred["secret"]))
     assert token.payload.expires_at <= dt.datetime.utcnow() + dt.timedelta(minutes=5)
     with identity.db.writer() as session:
@@ -138,7 +143,7 @@ def test_expired_credential_is_401_and_caps_token_expiry(identity):
 
 
 def test_delete_invalidates_tokens_even_when_cached(identity):
-    cred = create(identity)
+    cred = create(identity, new_user(identity))
     token = identity.tokens.issue(app_cred_auth(id=cred["id"], secret=cred["secret"]))
     assert identity.tokens.cached(token.token_id) is not None
     assert identity.app_creds.lookup(cred["id"])["id"] == cred["id"]
@@ -153,58 +158,57 @@ def test_delete_invalidates_tokens_even_when_cached(identity):
 
 
 def test_lost_role_invalidates_tokens(identity):
-    demo = user_id(identity, "demo")
-    cred = create(identity, name="demo")
+    user = new_user(identity)
+    cred = create(identity, user)
     token = identity.tokens.issue(app_cred_auth(id=cred["id"], secret=cred["secret"]))
-    member = role_ids(identity, "member").pop()
-    identity.assignments.revoke("user", demo, "project", cred["project_id"], member)
+    identity.assignments.revoke("user", user.id, "project", user.project_id, role_ids(identity, "member").pop())
     with pytest.raises(errors.NotFound):
         identity.tokens.validate(token.token_id)
 
 
 def test_access_rules_are_shared_and_outlive_credentials(identity):
+    user = new_user(identity)
     rule = {"service": "compute", "path": "/v2.1/servers/*/ips", "method": "GET"}
-    first = create(identity, access_rules=[rule, dict(rule)])
+    first = create(identity, user, access_rules=[rule, dict(rule)])
     assert len(first["access_rules"]) == 1
     rule_id = first["access_rules"][0]["id"]
     assert {k: v for k, v in first["access_rules"][0].items() if k != "id"} == rule
-    second = create(identity, access_rules=[rule])
-    third = create(identity, access_rules=[{"id": rule_id}])
+    second = create(identity, user, access_rules=[rule])
+    third = create(identity, user, access_rules=[{"id": rule_id}])
     assert second["access_rules"][0]["id"] == third["access_rules"][0]["id"] == rule_id
-    owner = first["user_id"]
-    assert [r["id"] for r in identity.app_creds.list_access_rules(owner, {})] == [rule_id]
-    assert identity.app_creds.list_access_rules(owner, {"service": "image"}) == []
+    assert [r["id"] for r in identity.app_creds.list_access_rules(user.id, {})] == [rule_id]
+    assert identity.app_creds.list_access_rules(user.id, {"service": "image"}) == []
     token = identity.tokens.issue(app_cred_auth(id=first["id"], secret=first["secret"]))
     assert token.body(None)["token"]["application_credential"]["access_rules"][0]["id"] == rule_id
+    other = new_user(identity)
+    with pytest.raises(errors.ValidationError):  # another user's rule cannot be borrowed
+        create(identity, other, access_rules=[{"id": rule_id}])
     for cred in (first, second, third):
         with pytest.raises(errors.Forbidden):
-            identity.app_creds.delete_access_rule(owner, rule_id)
-        identity.app_creds.delete(owner, cred["id"])
-    assert identity.app_creds.get_access_rule(owner, rule_id)["path"] == rule["path"]
+            identity.app_creds.delete_access_rule(user.id, rule_id)
+        identity.app_creds.delete(user.id, cred["id"])
+    assert identity.app_creds.get_access_rule(user.id, rule_id)["path"] == rule["path"]
     with pytest.raises(errors.NotFound):
-        identity.app_creds.get_access_rule(user_id(identity, "demo"), rule_id)
-    identity.app_creds.delete_access_rule(owner, rule_id)
+        identity.app_creds.get_access_rule(other.id, rule_id)
+    identity.app_creds.delete_access_rule(user.id, rule_id)
     with pytest.raises(errors.NotFound):
-        identity.app_creds.get_access_rule(owner, rule_id)
+        identity.app_creds.get_access_rule(user.id, rule_id)
 
 
 def test_list_filters_by_name_and_user_delete_cleans_up(identity):
-    one, two = create(identity, name="demo"), create(identity, name="demo",
-                                                    access_rules=[{"service": "image", "path": "/v2/images",
-                                                                   "method": "GET"}])
-    demo = one["user_id"]
-    assert {c["id"] for c in identity.app_creds.list(demo, {})} == {one["id"], two["id"]}
-    assert [c["id"] for c in identity.app_creds.list(demo, {"name": two["name"]})] == [two["id"]]
-    identity.users.delete_user(demo)
-    with identity.db.reader() as session:
-        assert session.scalar(sa.select(sa.func.count()).select_from(models.ApplicationCredential)) == 0
-        assert session.scalar(sa.select(sa.func.count()).select_from(models.AccessRule)) == 0
+    user = new_user(identity)
+    one = create(identity, user)
+    two = create(identity, user, access_rules=[{"service": "image", "path": "/v2/images", "method": "GET"}])
+    assert {c["id"] for c in identity.app_creds.list(user.id, {})} == {one["id"], two["id"]}
+    assert [c["id"] for c in identity.app_creds.list(user.id, {"name": two["name"]})] == [two["id"]]
+    identity.users.delete_user(user.id)
+    assert identity.app_creds.list(user.id, {}) == [] and identity.app_creds.list_access_rules(user.id, {}) == []
 
 
 def test_notifications_names(identity):
     events = []
     identity.notify = lambda event_type, payload: events.append((event_type, payload["resource_info"]))
-    cred = create(identity)
+    cred = create(identity, new_user(identity))
     identity.app_creds.delete(cred["user_id"], cred["id"])
     assert ("identity.application_credential.created", cred["id"]) in events
     assert ("identity.application_credential.deleted", cred["id"]) in events

@@ -104,12 +104,13 @@ def test_region_filter_and_null_region(identity: Any, setup: dict[str, Any]) -> 
 
 def test_group_crud_and_validation(identity: Any) -> None:
     ef = identity.extras.endpoint_filter
-    group = ef.create_group({"name": "g", "description": "d", "filters": {"interface": "public"}})
+    group = ef.create_group({"name": _name(), "description": "d", "filters": {"interface": "public"}})
     assert ef.get_group(group["id"]) == group
-    updated = ef.update_group(group["id"], {"name": "g2", "filters": {"interface": "internal"}})
-    assert updated == {**group, "name": "g2", "filters": {"interface": "internal"}}
-    assert [g["id"] for g in ef.list_groups({"name": "g2"})] == [group["id"]]
-    assert ef.list_groups({"name": "other"}) == []
+    new_name = _name()
+    updated = ef.update_group(group["id"], {"name": new_name, "filters": {"interface": "internal"}})
+    assert updated == {**group, "name": new_name, "filters": {"interface": "internal"}}
+    assert [g["id"] for g in ef.list_groups({"name": new_name})] == [group["id"]]
+    assert ef.list_groups({"name": _name()}) == []
     for bad in ({"name": "x"}, {"name": "x", "filters": {}}, {"name": "x", "filters": {"enabled": True}},
                 {"name": "x", "filters": {"interface": "bogus"}}, {"name": "", "filters": {"interface": "admin"}},
                 {"name": "x", "filters": {"interface": "admin"}, "extra": 1}, {"name": 5, "filters": {"interface": "admin"}},

@@ -28,7 +28,8 @@ def test_registered_limit_crud(identity: Any, service_id: str) -> None:
          "description": "regional"}])
     assert [(r["region_id"], r["default_limit"]) for r in created] == [(None, 10), ("RegionOne", 5)]
     assert lim.get_registered_limit(created[0]["id"]) == created[0]
-    assert [r["id"] for r in lim.list_registered_limits({"region_id": "RegionOne"})] == [created[1]["id"]]
+    listed = lim.list_registered_limits({"region_id": "RegionOne", "service_id": service_id})
+    assert [r["id"] for r in listed] == [created[1]["id"]]
     with pytest.raises(errors.Conflict):
         lim.create_registered_limits([{"service_id": service_id, "resource_name": "cores", "default_limit": 1}])
     with pytest.raises(errors.Conflict):  # moving onto an existing (service, region, resource)

@@ -16,11 +16,12 @@ def _name() -> str:
 
 def test_policy_crud(identity: Any) -> None:
     pol = identity.extras.policies
-    created = pol.create_policy({"blob": "{}", "type": "application/json", "owner": "ops"})
-    assert created == {"id": created["id"], "blob": "{}", "type": "application/json", "owner": "ops"}
+    kind = _name()
+    created = pol.create_policy({"blob": "{}", "type": kind, "owner": "ops"})
+    assert created == {"id": created["id"], "blob": "{}", "type": kind, "owner": "ops"}
     assert pol.get_policy(created["id"]) == created
-    assert [p["id"] for p in pol.list_policies({"type": "application/json"})] == [created["id"]]
-    assert pol.list_policies({"type": "other"}) == []
+    assert [p["id"] for p in pol.list_policies({"type": kind})] == [created["id"]]
+    assert pol.list_policies({"type": _name()}) == []
     updated = pol.update_policy(created["id"], {"type": "text/plain", "owner": "dev"})
     assert (updated["type"], updated["blob"], updated["owner"]) == ("text/plain", "{}", "dev")
     pol.delete_policy(created["id"])
@@ -49,7 +50,7 @@ def test_policy_update_validation(identity: Any) -> None:
 def topology(identity: Any) -> dict[str, Any]:
     """RegionOne > child region; a service with an endpoint in the child and one without region."""
     cat = identity.catalog
-    child = cat.create_region({"parent_region_id": "RegionOne"}, "RegionOne-child")
+    child = cat.create_region({"parent_region_id": "RegionOne"}, _name())
     service = cat.create_service({"type": "image"})
     in_child = cat.create_endpoint({"service_id": service["id"], "interface": "public", "url": "http://a",
                                     "region_id": child["id"]})

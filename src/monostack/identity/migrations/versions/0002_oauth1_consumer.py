@@ -1,4 +1,4 @@
-"""oauth1 consumers (temporary, for testing; the lead regenerates the schema)
+"""OS-OAUTH1 consumers
 
 Revision ID: 0002
 Revises: 0001
