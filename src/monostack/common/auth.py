@@ -9,7 +9,7 @@ host gets a validator that asks Identity over HTTP and caches the answer.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from fastapi import Request
 
@@ -36,4 +36,27 @@ async def authenticated(request: Request) -> RequestContext:
         raise unauthorized(request)
     validator: TokenValidator = request.app.state.validator
     await validator.authenticate(token, ctx)
+    return ctx
+
+
+def fill_context(ctx: RequestContext, token: dict[str, Any], token_id: str) -> RequestContext:
+    """A request context from a Keystone token body (`{"token": {...}}`'s inside)."""
+    user = token["user"]
+    ctx.user_id = user["id"]
+    ctx.user_name = user.get("name")
+    ctx.user_domain_id = (user.get("domain") or {}).get("id")
+    ctx.roles = [r["name"] for r in token.get("roles", [])]
+    ctx.audit_ids = list(token.get("audit_ids", []))
+    ctx.auth_token = token_id
+    if "project" in token:
+        ctx.project_id = token["project"]["id"]
+        ctx.project_name = token["project"].get("name")
+        ctx.project_domain_id = (token["project"].get("domain") or {}).get("id")
+    elif "domain" in token:
+        ctx.domain_id = token["domain"]["id"]
+        ctx.domain_name = token["domain"].get("name")
+    elif "system" in token:
+        ctx.system_scope = "all" if token["system"].get("all") else None
+    ctx.application_credential_id = (token.get("application_credential") or {}).get("id")
+    ctx.trust_id = (token.get("OS-TRUST:trust") or {}).get("id")
     return ctx

@@ -97,7 +97,7 @@ def get_project(project_id: str, request: Request, ctx: RequestContext = Depends
             else:
                 project[key] = [{"project": {**p, "links": {}}} for p in related]
     if "include_limits" in params:
-        project["limits"] = []
+        project["limits"] = identity.extras.limits.list_limits({"project_id": project_id})
     return one(request, "project", "projects", project)
 
 

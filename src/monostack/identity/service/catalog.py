@@ -180,6 +180,7 @@ class CatalogManager:
                 raise errors.Forbidden("Unable to delete region: it has child regions.")
             if session.scalar(sa.select(models.Endpoint.id).where(models.Endpoint.region_id == region_id)):
                 raise errors.Forbidden("Unable to delete region: it has endpoints.")
+            self.svc.extras.delete_for_region(session, region_id)
             session.delete(row)
         self.svc.changed("region", "deleted", region_id)
 
@@ -234,7 +235,11 @@ class CatalogManager:
     def delete_service(self, service_id: str) -> None:
         with self.svc.db.writer() as session:
             row = self.get_service_row(session, service_id)
+            for endpoint_id in session.scalars(sa.select(models.Endpoint.id).where(
+                    models.Endpoint.service_id == service_id)).all():
+                self.svc.extras.delete_for_endpoint(session, endpoint_id)
             session.execute(sa.delete(models.Endpoint).where(models.Endpoint.service_id == service_id))
+            self.svc.extras.delete_for_service(session, service_id)
             session.delete(row)
         self.svc.changed("service", "deleted", service_id)
 
@@ -314,6 +319,6 @@ class CatalogManager:
             row = session.get(models.Endpoint, endpoint_id)
             if row is None:
                 raise errors.NotFound(f"Could not find endpoint: {endpoint_id}.")
-            session.execute(sa.delete(models.ProjectEndpoint).where(models.ProjectEndpoint.endpoint_id == endpoint_id))
+            self.svc.extras.delete_for_endpoint(session, endpoint_id)
             session.delete(row)
         self.svc.changed("endpoint", "deleted", endpoint_id)

@@ -180,9 +180,11 @@ class ResourceManager:
                 models.Project.domain_id == domain_id, models.Project.is_domain.is_(False))).all()
             for project in projects:
                 self.svc.assignments.delete_for_target(session, project.id)
+                self.svc.extras.delete_for_project(session, project.id)
                 session.delete(project)
             self.svc.users.delete_for_domain(session, domain_id)
             self.svc.assignments.delete_for_domain(session, domain_id)
+            self.svc.extras.delete_for_domain(session, domain_id)
             session.delete(row)
             self.svc.revocation.add(session, domain_id=domain_id)
         self.svc.changed("domain", "deleted", domain_id)
@@ -319,9 +321,11 @@ class ResourceManager:
                                        f"hierarchy. Use the cascade option if you want to delete a whole subtree.")
             for child in reversed(children):
                 self.svc.assignments.delete_for_target(session, child.id)
+                self.svc.extras.delete_for_project(session, child.id)
                 session.delete(child)
                 self.svc.revocation.add(session, project_id=child.id)
             self.svc.assignments.delete_for_target(session, project_id)
+            self.svc.extras.delete_for_project(session, project_id)
             session.delete(row)
             self.svc.revocation.add(session, project_id=project_id)
         self.svc.changed("project", "deleted", project_id)

@@ -26,7 +26,8 @@ from monostack.identity.service.util import utcnow
 if TYPE_CHECKING:
     from monostack.identity.service import IdentityService
 
-_FIELDS = ("user_id", "project_id", "domain_id", "role_id", "trust_id", "audit_id", "audit_chain_id")
+_FIELDS = ("user_id", "project_id", "domain_id", "role_id", "trust_id", "consumer_id", "access_token_id",
+           "audit_id", "audit_chain_id")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +38,8 @@ class Event:
     domain_id: str | None = None
     role_id: str | None = None
     trust_id: str | None = None
+    consumer_id: str | None = None
+    access_token_id: str | None = None
     audit_id: str | None = None
     audit_chain_id: str | None = None
 
@@ -101,6 +104,9 @@ class RevocationManager:
             if event.role_id and event.role_id not in facts.role_ids:
                 continue
             if event.trust_id and event.trust_id != facts.trust_id:
+                continue
+            # No token is OAuth1-based here: such events match nothing.
+            if event.consumer_id or event.access_token_id:
                 continue
             if event.audit_id and event.audit_id != facts.audit_id:
                 continue

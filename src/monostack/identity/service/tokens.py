@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from monostack.common import errors
+from monostack.common.auth import fill_context
 from monostack.common.context import RequestContext
 from monostack.identity import models
 from monostack.identity import token_format as tf
@@ -80,24 +81,7 @@ class ValidatedToken:
 
     def to_context(self, ctx: RequestContext) -> RequestContext:
         """Fill a request context from this token (the auth middleware's job)."""
-        ctx.user_id = self.user["id"]
-        ctx.user_name = self.user["name"]
-        ctx.user_domain_id = self.user["domain"]["id"]
-        ctx.roles = [r["name"] for r in self.roles]
-        ctx.audit_ids = list(self.payload.audit_ids)
-        ctx.auth_token = self.token_id
-        if self.project is not None:
-            ctx.project_id = self.project["id"]
-            ctx.project_name = self.project["name"]
-            ctx.project_domain_id = self.project["domain"]["id"]
-        elif self.domain is not None:
-            ctx.domain_id = self.domain["id"]
-            ctx.domain_name = self.domain["name"]
-        elif self.payload.system:
-            ctx.system_scope = self.payload.system
-        ctx.application_credential_id = self.payload.app_cred_id
-        ctx.trust_id = self.payload.trust_id
-        return ctx
+        return fill_context(ctx, self.body(None)["token"], self.token_id)
 
 
 class TokenManager:
