@@ -263,6 +263,8 @@ def test_api_create_show_list_authenticate_delete(cloud):
     assert restricted.post(f"/users/{uid}/application_credentials",
                            json={"application_credential": {"name": "x"}}).status_code == 403
     assert restricted.delete(f"/users/{uid}/application_credentials/{cred['id']}").status_code == 403
+    assert restricted.post(f"/users/{uid}/credentials/OS-EC2",
+                           json={"tenant_id": me["project"]["id"]}).status_code == 403
     alt, alt_me = demo_client(cloud, "monostack-alt")
     assert alt.post(f"/users/{uid}/application_credentials",
                     json={"application_credential": {"name": "x"}}).status_code == 403

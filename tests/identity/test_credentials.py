@@ -236,6 +236,21 @@ def test_delegated_ec2_credentials_give_delegated_tokens(identity):
         identity.credentials.authenticate_signed({"credentials": {"access": made["access"], **signed}}, s3=True)
 
 
+def test_ec2_credentials_made_with_an_app_cred_are_bound_to_it(identity):
+    user = new_user(identity)
+    with identity.db.reader() as session:
+        held = identity.assignments.effective_role_ids(session, user.id, project_id=user.project_id)
+    app_cred = identity.app_creds.create(user.id, {"name": uuid.uuid4().hex, "roles": [{"name": "reader"}]},
+                                         project_id=user.project_id, system=None, token_role_ids=held)
+    made = identity.credentials.create_ec2(user.id, user.project_id, app_cred_id=app_cred["id"])
+    signed = {"access": made["access"], **s3_v2(made["secret"], b"GET\n\n\n\n/bucket")}
+    token = identity.credentials.authenticate_signed({"credentials": signed}, s3=True)
+    assert token.payload.app_cred_id == app_cred["id"] and [r["name"] for r in token.roles] == ["reader"]
+    identity.app_creds.delete(user.id, app_cred["id"])
+    with pytest.raises(errors.Unauthorized):
+        identity.credentials.authenticate_signed({"credentials": signed}, s3=True)
+
+
 # -- HTTP API --------------------------------------------------------------------------------------
 def client_for(cloud, name):
     token = cloud.token(name)

@@ -113,7 +113,8 @@ def test_group_crud_and_validation(identity: Any) -> None:
     assert ef.list_groups({"name": _name()}) == []
     for bad in ({"name": "x"}, {"name": "x", "filters": {}}, {"name": "x", "filters": {"enabled": True}},
                 {"name": "x", "filters": {"interface": "bogus"}}, {"name": "", "filters": {"interface": "admin"}},
-                {"name": "x", "filters": {"interface": "admin"}, "extra": 1}, {"name": 5, "filters": {"interface": "admin"}},
+                {"name": "x", "filters": {"interface": "admin"}, "extra": 1},
+                {"name": 5, "filters": {"interface": "admin"}},
                 {"name": "x", "filters": "interface=admin"}):
         with pytest.raises(errors.ValidationError):
             ef.create_group(bad)
@@ -203,7 +204,8 @@ def test_http_project_associations_filter_token_catalog(cloud: Any, api: Any) ->
         assert api.get(url).status_code == 204
         listed = api.get(f"/OS-EP-FILTER/projects/{pid}/endpoints").json()["endpoints"]
         assert [e["id"] for e in listed] == [endpoint_id]
-        assert "legacy_endpoint_id" not in listed[0] and listed[0]["links"]["self"].endswith(f"/endpoints/{endpoint_id}")
+        assert "legacy_endpoint_id" not in listed[0]
+        assert listed[0]["links"]["self"].endswith(f"/endpoints/{endpoint_id}")
         projects = api.get(f"/OS-EP-FILTER/endpoints/{endpoint_id}/projects").json()["projects"]
         assert [p["id"] for p in projects] == [pid]
         # A new project-scoped token carries only the associated endpoint.

@@ -121,8 +121,8 @@ def test_http_policies_like_tempest(api: Any) -> None:
 
 def test_http_endpoint_policy(api: Any) -> None:
     service = api.post("/services", json={"service": {"type": _name()}}).json()["service"]
-    endpoint = api.post("/endpoints", json={"endpoint": {"service_id": service["id"], "interface": "public",
-                                                         "url": "http://x", "region_id": "RegionOne"}}).json()["endpoint"]
+    ref = {"service_id": service["id"], "interface": "public", "url": "http://x", "region_id": "RegionOne"}
+    endpoint = api.post("/endpoints", json={"endpoint": ref}).json()["endpoint"]
     policy = api.post("/policies", json={"policy": {"blob": "b", "type": "t"}}).json()["policy"]
     base = f"/policies/{policy['id']}/OS-ENDPOINT-POLICY"
     assert api.get(f"/endpoints/{endpoint['id']}/OS-ENDPOINT-POLICY/policy").status_code == 404

@@ -262,8 +262,13 @@ def test_api_tempest_flow(cloud, api, trustor):
     assert body["OS-TRUST:trust"]["id"] == trust["id"] and body["user"]["id"] == trustee_id
     assert [r["name"] for r in body["roles"]] == [delegated["name"]]
     subject = issued.headers["x-subject-token"]
-    assert client_for(cloud, subject).post("/OS-TRUST/trusts", json={"trust": {
+    via_trust = client_for(cloud, subject)
+    assert via_trust.post("/OS-TRUST/trusts", json={"trust": {
         "trustor_user_id": trustee_id, "trustee_user_id": trustee_id, "impersonation": False}}).status_code == 403
+    # A trust-scoped token may not make application credentials (they would outlive the trust).
+    assert via_trust.post(f"/users/{trustee_id}/application_credentials",
+                          json={"application_credential": {"name": "x"}}).status_code == 403
+    assert via_trust.get(f"/users/{trustee_id}/application_credentials").status_code == 403
 
     assert alt.delete(base).status_code == 403  # only the trustor (or an admin) deletes
     assert client.delete(base).status_code == 204

@@ -91,7 +91,7 @@ _RULES = {
     "identity:ec2_create_credential": f"{ADMIN} or {OWNER}",
     "identity:ec2_delete_credential": f"{ADMIN} or user_id:%(target.credential.user_id)s",
     "identity:create_trust": "user_id:%(trust.trustor_user_id)s",
-    "identity:list_trusts": "",
+    "identity:list_trusts": ADMIN_OR_READER,
     "identity:list_trusts_for_trustor": f"{ADMIN_OR_READER} or user_id:%(target.trust.trustor_user_id)s",
     "identity:list_trusts_for_trustee": f"{ADMIN_OR_READER} or user_id:%(target.trust.trustee_user_id)s",
     "identity:list_roles_for_trust": f"{ADMIN_OR_READER} or user_id:%(target.trust.trustor_user_id)s "

@@ -20,7 +20,7 @@ import msgpack
 
 VERSION = 1
 
-METHODS = ["password", "token", "application_credential", "totp", "mapped", "oauth1", "external"]
+METHODS = ["password", "token", "application_credential", "totp", "mapped", "oauth1", "external", "ec2credential"]
 
 UNSCOPED, PROJECT, DOMAIN, SYSTEM = 0, 1, 2, 3
 

@@ -21,6 +21,7 @@ import secrets
 import threading
 from typing import TYPE_CHECKING, Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import orm
@@ -29,7 +30,7 @@ from monostack.common import errors
 from monostack.identity import models, passwords
 from monostack.identity.service import new_id
 from monostack.identity.service.assignments import role_dict
-from monostack.identity.service.util import apply_filters, parse_time, utcnow
+from monostack.identity.service.util import apply_filters, extra_fields, parse_time, utcnow
 
 if TYPE_CHECKING:
     from monostack.identity.service import IdentityService
@@ -115,28 +116,10 @@ class ApplicationCredentialManager:
     def create(self, user_id: str, ref: dict[str, Any], *, project_id: str | None, system: str | None,
                token_role_ids: set[str]) -> dict[str, Any]:
         """Create for the caller's own scope; `token_role_ids` are the caller token's (effective) roles."""
-        unknown = set(ref) - CREATE_FIELDS
-        if unknown:
-            raise errors.ValidationError(f"Invalid input for field 'application_credential': Additional properties "
-                                         f"are not allowed ({', '.join(sorted(unknown))} were unexpected)")
-        name = ref.get("name")
-        if not isinstance(name, str) or not name.strip() or len(name) > 255:
-            raise errors.ValidationError("Invalid input for field 'name': 'name' is a required property of 1-255 "
-                                         "characters")
-        description = ref.get("description")
-        if description is not None and not isinstance(description, str):
-            raise errors.ValidationError("Invalid input for field 'description': must be a string or null.")
-        unrestricted = ref.get("unrestricted")
-        if unrestricted is not None and not isinstance(unrestricted, bool):
-            raise errors.ValidationError(f"Invalid input for field 'unrestricted': {unrestricted!r} is not of type "
-                                         f"'boolean', 'null'")
-        secret = ref.get("secret")
-        if secret is not None and not isinstance(secret, str):
-            raise errors.ValidationError("Invalid input for field 'secret': must be a string or null.")
-        secret = secret or generate_secret()
         if not project_id and not system:
             raise errors.ValidationError("Application credentials can only be created with a project-scoped or "
                                          "system-scoped token.")
+        name, description, unrestricted, secret = _check_create(ref)
         expires_at = parse_expiry(ref.get("expires_at"))
         rules_in = _validate_rules(ref.get("access_rules"))
         # bcrypt is slow: hash before taking the (SQLite-serialised) write transaction.
@@ -152,7 +135,7 @@ class ApplicationCredentialManager:
                 row = models.ApplicationCredential(
                     id=app_cred_id, name=name, secret_hash=secret_hash, description=description, user_id=user_id,
                     project_id=None if system else project_id, system=system, expires_at=expires_at,
-                    unrestricted=bool(unrestricted), created_at=utcnow())
+                    unrestricted=unrestricted, created_at=utcnow())
                 row.roles = [models.ApplicationCredentialRole(role_id=r) for r in sorted(role_ids)]
                 row.access_rules = [models.ApplicationCredentialAccessRule(access_rule_id=rule_id)
                                     for rule_id in self._ensure_rules(session, user_id, rules_in)]
@@ -293,15 +276,15 @@ class ApplicationCredentialManager:
         return view
 
     def _find_for_auth(self, session: orm.Session, ref: dict[str, Any]) -> models.ApplicationCredential:
+        _strings(ref, "application_credential", "id", "name")
         if ref.get("id"):
-            if not isinstance(ref["id"], str):
-                raise errors.ValidationError("Invalid input for field 'application_credential/id'.")
             row = session.get(models.ApplicationCredential, ref["id"])
         elif ref.get("name"):
             user_ref = ref.get("user")
             if not isinstance(user_ref, dict) or not (user_ref.get("id") or user_ref.get("name")):
                 raise errors.ValidationError("Invalid input for field 'application_credential': 'user' is required "
                                              "with a name.")
+            _strings(user_ref, "application_credential/user", "id", "name")
             user_id = user_ref.get("id") or self._user_id_by_name(session, user_ref)
             row = session.scalar(sa.select(models.ApplicationCredential).where(
                 models.ApplicationCredential.user_id == user_id, models.ApplicationCredential.name == ref["name"]))
@@ -319,6 +302,7 @@ class ApplicationCredentialManager:
             raise errors.ValidationError("Expecting to find domain in user. The server could not comply with the "
                                          "request since it is either malformed or otherwise incorrect. The client "
                                          "is assumed to be in error.")
+        _strings(domain, "application_credential/user/domain", "id", "name")
         query = sa.select(models.User.id).join(models.Project, models.Project.id == models.User.domain_id).where(
             models.User.name == user_ref["name"], models.Project.is_domain.is_(True))
         query = query.where(models.Project.id == domain["id"]) if domain.get("id") else \
@@ -352,6 +336,36 @@ class ApplicationCredentialManager:
             if self._cache_generation == generation and len(self._cache) < _CACHE_SIZE:
                 self._cache[app_cred_id] = view
         return None if view is None or _expired(view) else view
+
+
+def _check_create(ref: dict[str, Any]) -> tuple[str, str | None, bool, str]:
+    """Keystone's create schema: name, description, unrestricted, secret (generated when absent)."""
+    unknown = set(ref) - CREATE_FIELDS
+    if unknown:
+        raise errors.ValidationError(f"Invalid input for field 'application_credential': Additional properties "
+                                     f"are not allowed ({', '.join(sorted(unknown))} were unexpected)")
+    name = ref.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name) > 255:
+        raise errors.ValidationError("Invalid input for field 'name': 'name' is a required property of 1-255 "
+                                     "characters")
+    description = ref.get("description")
+    if description is not None and not isinstance(description, str):
+        raise errors.ValidationError("Invalid input for field 'description': must be a string or null.")
+    unrestricted = ref.get("unrestricted")
+    if unrestricted is not None and not isinstance(unrestricted, bool):
+        raise errors.ValidationError(f"Invalid input for field 'unrestricted': {unrestricted!r} is not of type "
+                                     f"'boolean', 'null'")
+    secret = ref.get("secret")
+    if secret is not None and not isinstance(secret, str):
+        raise errors.ValidationError("Invalid input for field 'secret': must be a string or null.")
+    return name, description, bool(unrestricted), secret or generate_secret()
+
+
+def _strings(ref: dict[str, Any], where: str, *fields: str) -> None:
+    for field in fields:
+        if ref.get(field) is not None and not isinstance(ref[field], str):
+            raise errors.ValidationError(f"Invalid input for field '{where}/{field}': {ref[field]!r} is not of type "
+                                         f"'string'")
 
 
 def _expired(view: dict[str, Any]) -> bool:

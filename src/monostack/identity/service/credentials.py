@@ -42,7 +42,7 @@ CRED_FIELDS = {"id", "user_id", "project_id", "type", "blob"}
 SCOPE_KEYS = ("trust_id", "app_cred_id", "access_token_id", "access_id")  # fixed once an EC2 blob has them
 AUTH_TTL = dt.timedelta(minutes=15)  # Keystone's [credential] auth_ttl: how old a signed request may be
 # Keystone names these tokens' method "ec2credential"; the token format must know it to pack it.
-EC2_METHODS = ["ec2credential"] if "ec2credential" in tf.METHODS else ["external"]
+EC2_METHODS = ["ec2credential"]
 
 
 def hash_access(access: str) -> str:
@@ -275,7 +275,7 @@ class CredentialManager:
             limit = trust["expires_at"]
         elif app_cred_id:
             app_cred = self.svc.app_creds.lookup(app_cred_id)
-            if app_cred is None or app_cred["project_id"] != project_id:
+            if app_cred is None or app_cred["project_id"] != project_id or app_cred["user_id"] != user_id:
                 raise errors.Unauthorized("EC2 credential project does not match the application credential "
                                           "project.")
             limit = app_cred["expires_at"]

@@ -100,9 +100,10 @@ class EndpointFilterManager:
         direct = session.scalars(sa.select(models.Endpoint).join(
             models.ProjectEndpoint, models.ProjectEndpoint.endpoint_id == models.Endpoint.id).where(
             models.ProjectEndpoint.project_id == project_id).order_by(models.Endpoint.id)).all()
+        membership = models.ProjectEndpointGroup
         groups = session.scalars(sa.select(models.EndpointGroup).join(
-            models.ProjectEndpointGroup, models.ProjectEndpointGroup.endpoint_group_id == models.EndpointGroup.id).where(
-            models.ProjectEndpointGroup.project_id == project_id)).all()
+            membership, membership.endpoint_group_id == models.EndpointGroup.id).where(
+            membership.project_id == project_id)).all()
         found = {e.id: e for e in direct}
         for endpoint in self._group_endpoints(session, list(groups)):
             found.setdefault(endpoint.id, endpoint)

@@ -291,7 +291,6 @@ class TokenManager:
                 raise errors.Forbidden("The trustee is not this user.")
             if trust.get("expires_at") and trust["expires_at"] < expires_at:
                 expires_at = trust["expires_at"]
-            self.svc.trusts.consume(trust_id)
             if trust["impersonation"]:
                 user_id = trust["trustor_user_id"]
         if parent is not None:
@@ -307,6 +306,8 @@ class TokenManager:
             if scope_type == tf.UNSCOPED:
                 raise errors.Unauthorized(UNAUTHORIZED) from None
             raise errors.Unauthorized(f"User {user_id} has no access to the requested scope.") from None
+        if trust_id is not None:
+            self.svc.trusts.consume(trust_id)  # only a token actually issued uses up the trust
         return validated
 
     def _resolve_scope(self, user_id: str, scope: Any, app_cred: dict[str, Any] | None
@@ -342,7 +343,7 @@ class TokenManager:
                 raise errors.ValidationError("Invalid input for field 'scope/OS-TRUST:trust'.")
             trust = self.svc.trusts.lookup(ref["id"])
             if trust is None:
-                raise errors.NotFound(f"Could not find trust: {ref['id']}.")
+                raise errors.Unauthorized(f"Could not find trust: {ref['id']}.")
             return tf.PROJECT if trust.get("project_id") else tf.UNSCOPED, trust.get("project_id"), trust["id"]
         if not isinstance(ref, dict):
             raise errors.ValidationError(f"Invalid input for field 'scope/{kind}'.")

@@ -14,6 +14,7 @@ identity change, and every trust write bumps the generation.
 from __future__ import annotations
 
 import threading
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -36,6 +37,7 @@ TRUST_FIELDS = {"id", "trustor_user_id", "trustee_user_id", "project_id", "imper
                 "remaining_uses", "allow_redelegation", "redelegation_count", "redelegated_trust_id", "roles",
                 "deleted_at", "roles_links"}
 _CACHE_SIZE = 10000
+_MAX_INT = 2**31 - 1  # the columns are 32-bit integers
 
 
 def trust_dict(row: models.Trust) -> dict[str, Any]:
@@ -50,7 +52,7 @@ def trust_dict(row: models.Trust) -> dict[str, Any]:
 
 
 def _usable(row: models.Trust | None) -> bool:
-    """Not deleted, not expired (Keystone's get_trust also hides a used-up trust: see `get`)."""
+    """Not deleted, not expired.  (The API also hides a used-up trust, as Keystone does: see `_row`.)"""
     return row is not None and row.deleted_at is None and (row.expires_at is None or utcnow() < row.expires_at)
 
 
@@ -77,49 +79,20 @@ class TrustManager:
     def create(self, ref: dict[str, Any], *, caller_trust_id: str | None = None) -> dict[str, Any]:
         """`ref` is the request's trust (the API has checked the caller is its trustor); a caller holding
         a trust-scoped token is redelegating that trust."""
-        trustor_id, trustee_id = ref.get("trustor_user_id"), ref.get("trustee_user_id")
-        for field, value in (("trustor_user_id", trustor_id), ("trustee_user_id", trustee_id)):
-            if not isinstance(value, str) or not value:
-                raise errors.ValidationError(f"Invalid input for field '{field}': '{field}' is a required property")
-        impersonation = ref.get("impersonation")
-        if not isinstance(impersonation, bool):
-            raise errors.ValidationError("Invalid input for field 'impersonation': 'impersonation' is a required "
-                                         "boolean property")
-        project_id = ref.get("project_id")
-        if project_id is not None and not isinstance(project_id, str):
-            raise errors.ValidationError("Invalid input for field 'project_id': must be a string or null.")
-        remaining_uses = _optional_int(ref, "remaining_uses", minimum=1)
-        requested_count = _optional_int(ref, "redelegation_count", minimum=0)
-        allow = ref.get("allow_redelegation")
-        if allow is not None and not isinstance(allow, bool):
-            raise errors.ValidationError("Invalid input for field 'allow_redelegation': must be a boolean or null.")
-        if project_id and not ref.get("roles"):
-            raise errors.Forbidden("You are not authorized to perform the requested action: At least one role "
-                                   "should be specified.")
-        expires_at = parse_expiry(ref.get("expires_at"))
-        redelegatable = bool(allow) and requested_count != 0
-        if not redelegatable:
-            requested_count = 0
-        elif requested_count is not None and requested_count > MAX_REDELEGATION_COUNT:
-            raise errors.Forbidden(f"Requested redelegation depth of {requested_count} is greater than allowed "
-                                   f"{MAX_REDELEGATION_COUNT}")
-        elif remaining_uses is not None:
-            raise errors.ValidationError("remaining_uses must not be set if redelegation is allowed")
+        req = _check_create(ref)
         trust_id = new_id()
         with self.svc.db.writer() as session:
-            self.svc.users.get_row(session, trustee_id)
-            role_ids = self._resolve_roles(session, ref.get("roles") or [], trustor_id, project_id)
-            parent = None
+            self.svc.users.get_row(session, req.trustee_id)
+            role_ids = self._resolve_roles(session, ref.get("roles") or [], req.trustor_id, req.project_id)
+            parent, expires_at, count = None, req.expires_at, req.count
             if caller_trust_id:
                 parent = self._row(session, caller_trust_id)
-                expires_at, requested_count = self._check_redelegation(
-                    session, parent, role_ids, expires_at, impersonation, remaining_uses,
-                    requested_count if redelegatable else None, redelegatable)
+                expires_at, count = self._check_redelegation(session, parent, role_ids, req)
             row = models.Trust(
-                id=trust_id, trustor_user_id=trustor_id, trustee_user_id=trustee_id, project_id=project_id,
-                impersonation=impersonation, expires_at=expires_at, remaining_uses=remaining_uses,
-                redelegated_trust_id=parent.id if parent else None,
-                redelegation_count=MAX_REDELEGATION_COUNT if requested_count is None else requested_count,
+                id=trust_id, trustor_user_id=req.trustor_id, trustee_user_id=req.trustee_id,
+                project_id=req.project_id, impersonation=req.impersonation, expires_at=expires_at,
+                remaining_uses=req.remaining_uses, redelegated_trust_id=parent.id if parent else None,
+                redelegation_count=MAX_REDELEGATION_COUNT if count is None else count,
                 extra=extra_fields(ref, TRUST_FIELDS))
             row.roles = [models.TrustRole(role_id=r) for r in role_ids]
             session.add(row)
@@ -156,36 +129,36 @@ class TrustManager:
                 raise errors.NotFound(f"Could not find role: {role_id}.")
         return ids
 
-    def _check_redelegation(self, session: orm.Session, parent: models.Trust, role_ids: list[str], expires_at: Any,
-                            impersonation: bool, remaining_uses: int | None, requested_count: int | None,
-                            redelegatable: bool) -> tuple[Any, int]:
-        """Keystone's rules: every trust up the chain must allow it and give at least as much."""
+    def _check_redelegation(self, session: orm.Session, parent: models.Trust, role_ids: list[str],
+                            req: SimpleNamespace) -> tuple[Any, int]:
+        """Keystone's rules: every trust up the chain must allow it and give at least as much.
+        Returns the new trust's expiry (the chain's when none is asked) and redelegation count."""
         remaining = (parent.redelegation_count or 0) - 1
-        if redelegatable and requested_count and requested_count != remaining:
+        if req.redelegatable and req.count and req.count != remaining:
             raise errors.Forbidden('Modifying "redelegation_count" upon redelegation is forbidden. Omitting this '
                                    'parameter is advised.')
-        count = remaining if redelegatable else 0
+        expires_at = req.expires_at
         ancestor: models.Trust | None = parent
         while ancestor is not None:
             depth = ancestor.redelegation_count or 0
             if not 0 < depth <= MAX_REDELEGATION_COUNT:
                 raise errors.Forbidden(f"Remaining redelegation depth of {depth} out of allowed range of "
                                        f"[0..{MAX_REDELEGATION_COUNT}]")
-            if remaining_uses is not None:
-                raise errors.Forbidden(f'Field "remaining_uses" is set to {remaining_uses} while it must not be set '
-                                       f'in order to redelegate a trust')
+            if req.remaining_uses is not None:
+                raise errors.Forbidden(f'Field "remaining_uses" is set to {req.remaining_uses} while it must not '
+                                       f'be set in order to redelegate a trust')
             if expires_at is None:
                 expires_at = ancestor.expires_at
             elif ancestor.expires_at is not None and ancestor.expires_at < expires_at:
                 raise errors.Forbidden("Requested expiration time is more than redelegated trust can provide")
             if not set(role_ids) <= {r.role_id for r in ancestor.roles}:
                 raise errors.Forbidden("Some of requested roles are not in redelegated trust")
-            if impersonation and not ancestor.impersonation:
+            if req.impersonation and not ancestor.impersonation:
                 raise errors.Forbidden(f"Impersonation is not allowed because redelegated trust does not specify "
                                        f"impersonation. Redelegated trust id: {ancestor.id}")
             ancestor = session.get(models.Trust, ancestor.redelegated_trust_id) \
                 if ancestor.redelegated_trust_id else None
-        return expires_at, count
+        return expires_at, remaining if req.redelegatable else 0
 
     # -- read ---------------------------------------------------------------------------
     def _full(self, session: orm.Session, row: models.Trust) -> dict[str, Any]:
@@ -304,6 +277,42 @@ class TrustManager:
         self.svc.changed()
 
 
+def _check_create(ref: dict[str, Any]) -> SimpleNamespace:
+    """Keystone's trust schema, and its redelegation rules that need no database."""
+    trustor_id, trustee_id = ref.get("trustor_user_id"), ref.get("trustee_user_id")
+    for field, value in (("trustor_user_id", trustor_id), ("trustee_user_id", trustee_id)):
+        if not isinstance(value, str) or not value:
+            raise errors.ValidationError(f"Invalid input for field '{field}': '{field}' is a required property")
+    impersonation = ref.get("impersonation")
+    if not isinstance(impersonation, bool):
+        raise errors.ValidationError("Invalid input for field 'impersonation': 'impersonation' is a required "
+                                     "boolean property")
+    project_id = ref.get("project_id")
+    if project_id is not None and not isinstance(project_id, str):
+        raise errors.ValidationError("Invalid input for field 'project_id': must be a string or null.")
+    remaining_uses = _optional_int(ref, "remaining_uses", minimum=1)
+    count = _optional_int(ref, "redelegation_count", minimum=0)
+    allow = ref.get("allow_redelegation")
+    if allow is not None and not isinstance(allow, bool):
+        raise errors.ValidationError("Invalid input for field 'allow_redelegation': must be a boolean or null.")
+    if project_id and not ref.get("roles"):
+        raise errors.Forbidden("You are not authorized to perform the requested action: At least one role "
+                               "should be specified.")
+    expires_at = parse_expiry(ref.get("expires_at"))
+    redelegatable = bool(allow) and count != 0
+    if not redelegatable:
+        count = 0
+    elif count is not None and count > MAX_REDELEGATION_COUNT:
+        raise errors.Forbidden(f"Requested redelegation depth of {count} is greater than allowed "
+                               f"{MAX_REDELEGATION_COUNT}")
+    elif remaining_uses is not None:
+        raise errors.ValidationError("remaining_uses must not be set if redelegation is allowed")
+    # count None: redelegatable at the deepest allowed depth (or the parent's depth less one).
+    return SimpleNamespace(trustor_id=trustor_id, trustee_id=trustee_id, impersonation=impersonation,
+                           project_id=project_id, remaining_uses=remaining_uses, count=count,
+                           redelegatable=redelegatable, expires_at=expires_at)
+
+
 def _current(view: dict[str, Any] | None) -> dict[str, Any] | None:
     if view is None or (view["expires_at"] is not None and utcnow() >= view["expires_at"]):
         return None
@@ -314,7 +323,7 @@ def _optional_int(ref: dict[str, Any], field: str, *, minimum: int) -> int | Non
     value = ref.get(field)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= _MAX_INT:
         raise errors.ValidationError(f"Invalid input for field '{field}': {value!r} must be an integer >= {minimum} "
-                                     f"or null.")
+                                     f"(and fit a database integer) or null.")
     return value

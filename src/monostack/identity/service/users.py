@@ -199,7 +199,9 @@ class UserManager:
                 row.name = name
             if "enabled" in ref:
                 enabled = is_truthy(ref["enabled"], "enabled")
-                revoke = revoke or (row.enabled and not enabled)
+                if row.enabled and not enabled:
+                    revoke = True
+                    self.svc.app_creds.delete_for_user(session, user_id)
                 row.enabled = enabled
                 if enabled:
                     row.failed_auth_count, row.failed_auth_at = 0, None
@@ -284,6 +286,16 @@ class UserManager:
         """The user named in an auth request's `identity.password.user` (by id, or by name and domain)."""
         if not isinstance(user, dict):
             raise errors.ValidationError("Invalid input for field 'identity/password/user'.")
+        domain_ref = user.get("domain")
+        if domain_ref is not None and not isinstance(domain_ref, dict):
+            raise errors.ValidationError("Invalid input for field 'identity/password/user/domain': not an object.")
+        fields = {"id": user.get("id"), "name": user.get("name")}
+        if domain_ref:
+            fields.update({"domain/id": domain_ref.get("id"), "domain/name": domain_ref.get("name")})
+        for field, value in fields.items():
+            if value is not None and not isinstance(value, str):
+                raise errors.ValidationError(f"Invalid input for field 'identity/password/user/{field}': "
+                                             f"{value!r} is not of type 'string'.")
         with self.svc.db.reader() as session:
             if user.get("id"):
                 row = session.get(models.User, user["id"])
