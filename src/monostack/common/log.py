@@ -1,11 +1,18 @@
 """Logging: every line carries the request id, user and project of the request
-that caused it (read from the request context), to stderr and DIR/logs/."""
+that caused it (read from the request context), to stderr and DIR/logs/.
+
+Records are only queued by the thread that logs (the event loop must not wait
+on a terminal or a disk); one writer thread formats and writes them.  The
+context is read when the record is queued, in the thread that knows it.
+"""
 
 from __future__ import annotations
 
+import atexit
 import logging
 import logging.handlers
 import pathlib
+import queue
 import sys
 
 from monostack.common import context
@@ -26,25 +33,44 @@ class ContextFilter(logging.Filter):
         return True
 
 
+_listener: logging.handlers.QueueListener | None = None
+
+
 def setup(level: str = "INFO", log_dir: str | pathlib.Path | None = None, filename: str = "monostack.log") -> None:
+    global _listener
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_monostack", False):
             root.removeHandler(handler)
             handler.close()
+    if _listener is not None:
+        _listener.stop()
     formatter = logging.Formatter(FORMAT, DATEFMT)
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    writers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_dir is not None:
         path = pathlib.Path(log_dir)
         path.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.handlers.WatchedFileHandler(path / filename))
-    for handler in handlers:
-        handler.setFormatter(formatter)
-        handler.addFilter(ContextFilter())
-        handler._monostack = True  # type: ignore[attr-defined]
-        root.addHandler(handler)
+        writers.append(logging.FileHandler(path / filename))
+    for writer in writers:
+        writer.setFormatter(formatter)
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    front = logging.handlers.QueueHandler(records)
+    front.addFilter(ContextFilter())
+    front._monostack = True  # type: ignore[attr-defined]
+    root.addHandler(front)
+    _listener = logging.handlers.QueueListener(records, *writers, respect_handler_level=False)
+    _listener.start()
+    atexit.register(flush)
     root.setLevel(level.upper())
     # Our own access log line replaces uvicorn's.
     logging.getLogger("uvicorn.access").disabled = True
     for noisy in ("aiormq", "aio_pika", "sqlalchemy.engine", "stevedore", "oslo_policy"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def flush() -> None:
+    """Write out every queued record (at exit, or before reading the log file)."""
+    global _listener
+    if _listener is not None:
+        _listener.stop()
+        _listener = None

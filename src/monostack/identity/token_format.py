@@ -1,7 +1,7 @@
 """What a Fernet token carries, and how it is packed.
 
 A token is a msgpack list encrypted with the primary Fernet key.  It names the
-user, the auth methods, the scope, the expiry, the issue time in milliseconds
+user, the auth methods, the scope, the expiry, the issue time in microseconds
 (precise, so a revocation in the same second as a fresh issue does not revoke
 the fresh token) and the audit ids; everything else (names, roles, catalog) is
 looked up when the token is validated, so tokens stay short and a change of
@@ -78,19 +78,24 @@ class TokenPayload:
         return self.scope_id if self.scope_type == SYSTEM else None
 
 
-def _ms(value: dt.datetime) -> int:
-    return int(value.replace(tzinfo=dt.timezone.utc).timestamp() * 1000)
+_EPOCH = dt.datetime(1970, 1, 1)
 
 
-def _from_ms(value: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(value / 1000, dt.timezone.utc).replace(tzinfo=None)
+def _us(value: dt.datetime) -> int:
+    """Microseconds since the epoch, exactly (revocation compares at this precision)."""
+    delta = value - _EPOCH
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _from_us(value: int) -> dt.datetime:
+    return _EPOCH + dt.timedelta(microseconds=value)
 
 
 def pack(payload: TokenPayload) -> bytes:
     methods = sum(1 << METHODS.index(m) for m in payload.methods)
     return msgpack.packb([
         VERSION, _pack_id(payload.user_id), methods, payload.scope_type, _pack_id(payload.scope_id),
-        _ms(payload.expires_at), _ms(payload.issued_at), [_pack_audit(a) for a in payload.audit_ids],
+        _us(payload.expires_at), _us(payload.issued_at), [_pack_audit(a) for a in payload.audit_ids],
         _pack_id(payload.app_cred_id), _pack_id(payload.trust_id),
     ], use_bin_type=True)
 
@@ -101,7 +106,7 @@ class MalformedToken(ValueError):
 
 def unpack(data: bytes) -> TokenPayload:
     try:
-        (version, user_id, methods, scope_type, scope_id, expires_ms, issued_ms, audits, app_cred_id,
+        (version, user_id, methods, scope_type, scope_id, expires_us, issued_us, audits, app_cred_id,
          trust_id) = msgpack.unpackb(data, raw=False)
     except (ValueError, TypeError, msgpack.UnpackException) as exc:
         raise MalformedToken(str(exc)) from exc
@@ -111,7 +116,7 @@ def unpack(data: bytes) -> TokenPayload:
         user_id=_unpack_id(user_id),  # type: ignore[arg-type]
         methods=[m for i, m in enumerate(METHODS) if methods & (1 << i)],
         scope_type=scope_type, scope_id=_unpack_id(scope_id),
-        expires_at=_from_ms(expires_ms), issued_at=_from_ms(issued_ms),
+        expires_at=_from_us(expires_us), issued_at=_from_us(issued_us),
         audit_ids=[_unpack_audit(a) for a in audits],
         app_cred_id=_unpack_id(app_cred_id), trust_id=_unpack_id(trust_id),
     )

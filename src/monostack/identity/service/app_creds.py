@@ -21,7 +21,6 @@ import secrets
 import threading
 from typing import TYPE_CHECKING, Any
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import orm
@@ -227,6 +226,14 @@ class ApplicationCredentialManager:
             session.delete(row)
         session.flush()
         session.execute(sa.delete(models.AccessRule).where(models.AccessRule.user_id == user_id))
+
+    def delete_for_project(self, session: orm.Session, project_id: str, *, user_id: str | None = None) -> None:
+        """With the project (or when a user loses their last role on it): its application credentials."""
+        query = sa.select(models.ApplicationCredential).where(models.ApplicationCredential.project_id == project_id)
+        if user_id is not None:
+            query = query.where(models.ApplicationCredential.user_id == user_id)
+        for row in session.scalars(query).all():
+            session.delete(row)
 
     # -- access rules ---------------------------------------------------------------------
     def list_access_rules(self, user_id: str, filters: dict[str, Any]) -> list[dict[str, Any]]:

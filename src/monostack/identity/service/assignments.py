@@ -281,6 +281,10 @@ class AssignmentManager:
             if actor == "user":
                 self.svc.revocation.add(session, user_id=actor_id, project_id=target_id if target == "project"
                                         else None)
+                if target == "project":
+                    session.flush()
+                    if not self.effective_role_ids(session, actor_id, project_id=target_id):
+                        self.svc.app_creds.delete_for_project(session, target_id, user_id=actor_id)
             else:
                 members = session.scalars(sa.select(models.GroupMembership.user_id).where(
                     models.GroupMembership.group_id == actor_id)).all()

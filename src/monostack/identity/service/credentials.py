@@ -202,6 +202,9 @@ class CredentialManager:
     def delete_for_user(self, session: orm.Session, user_id: str) -> None:
         session.execute(sa.delete(models.Credential).where(models.Credential.user_id == user_id))
 
+    def delete_for_project(self, session: orm.Session, project_id: str) -> None:
+        session.execute(sa.delete(models.Credential).where(models.Credential.project_id == project_id))
+
     # -- OS-EC2 -----------------------------------------------------------------------------
     def create_ec2(self, user_id: str, project_id: Any, *, trust_id: str | None = None,
                    app_cred_id: str | None = None) -> dict[str, Any]:

@@ -180,7 +180,7 @@ class ResourceManager:
                 models.Project.domain_id == domain_id, models.Project.is_domain.is_(False))).all()
             for project in projects:
                 self.svc.assignments.delete_for_target(session, project.id)
-                self.svc.extras.delete_for_project(session, project.id)
+                self._delete_dependents(session, project.id)
                 session.delete(project)
             self.svc.users.delete_for_domain(session, domain_id)
             self.svc.assignments.delete_for_domain(session, domain_id)
@@ -321,14 +321,21 @@ class ResourceManager:
                                        f"hierarchy. Use the cascade option if you want to delete a whole subtree.")
             for child in reversed(children):
                 self.svc.assignments.delete_for_target(session, child.id)
-                self.svc.extras.delete_for_project(session, child.id)
+                self._delete_dependents(session, child.id)
                 session.delete(child)
                 self.svc.revocation.add(session, project_id=child.id)
             self.svc.assignments.delete_for_target(session, project_id)
-            self.svc.extras.delete_for_project(session, project_id)
+            self._delete_dependents(session, project_id)
             session.delete(row)
             self.svc.revocation.add(session, project_id=project_id)
         self.svc.changed("project", "deleted", project_id)
+
+    def _delete_dependents(self, session: orm.Session, project_id: str) -> None:
+        """What lives in a project goes with it (assignments are removed by the callers)."""
+        self.svc.extras.delete_for_project(session, project_id)
+        self.svc.app_creds.delete_for_project(session, project_id)
+        self.svc.credentials.delete_for_project(session, project_id)
+        self.svc.trusts.delete_for_project(session, project_id)
 
     # -- project tags ------------------------------------------------------
     def list_tags(self, project_id: str) -> list[str]:

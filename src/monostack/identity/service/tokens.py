@@ -47,6 +47,7 @@ class ValidatedToken:
     trust: dict[str, Any] | None = None
     generation: int = -1
     _json: dict[bool, bytes] = dataclasses.field(default_factory=dict)
+    _summary: dict[str, Any] | None = None
 
     @property
     def expired(self) -> bool:
@@ -80,13 +81,30 @@ class ValidatedToken:
         return {"token": token}
 
     def to_context(self, ctx: RequestContext) -> RequestContext:
-        """Fill a request context from this token (the auth middleware's job)."""
-        return fill_context(ctx, self.body(None)["token"], self.token_id)
+        """Fill a request context from this token (the auth middleware's job, on every request)."""
+        if self._summary is None:
+            self._summary = self.body(None)["token"]
+        return fill_context(ctx, self._summary, self.token_id)
+
+
+@dataclasses.dataclass
+class _Scope:
+    user: dict[str, Any]
+    user_domain_id: str
+    roles: list[dict[str, str]] = dataclasses.field(default_factory=list)
+    role_ids: set[str] = dataclasses.field(default_factory=set)
+    project: dict[str, Any] | None = None
+    domain: dict[str, Any] | None = None
+    scope_domain_id: str | None = None
+    app_cred: dict[str, Any] | None = None
+    trust: dict[str, Any] | None = None
+    generation: int = -1
 
 
 class TokenManager:
     def __init__(self, svc: "IdentityService"):
         self.svc = svc
+        self._scopes: dict[tuple, _Scope] = {}
         self._cache: collections.OrderedDict[str, ValidatedToken] = collections.OrderedDict()
         self._cache_lock = threading.Lock()
 
@@ -130,6 +148,38 @@ class TokenManager:
             raise errors.NotFound("Could not recognize Fernet token") from None
 
     def _build(self, token_id: str, payload: tf.TokenPayload) -> ValidatedToken:
+        """Look up what the token names; raises NotFound when any of it is gone, disabled or revoked."""
+        scope = self._scope(payload)
+        validated = ValidatedToken(token_id=token_id, payload=payload, user=scope.user, roles=scope.roles,
+                                   project=scope.project, domain=scope.domain, app_cred=scope.app_cred,
+                                   trust=scope.trust)
+        facts = TokenFacts(issued_at=payload.issued_at, user_id=payload.user_id, user_domain_id=scope.user_domain_id,
+                           project_id=payload.project_id, scope_domain_id=scope.scope_domain_id,
+                           role_ids=scope.role_ids, trust_id=payload.trust_id, audit_id=payload.audit_ids[0],
+                           audit_chain_id=payload.audit_ids[-1],
+                           trustor_id=scope.trust["trustor_user_id"] if scope.trust else None,
+                           trustee_id=scope.trust["trustee_user_id"] if scope.trust else None)
+        if self.svc.revocation.is_revoked(facts):
+            raise errors.NotFound("Failed to validate token")
+        return validated
+
+    def _scope(self, payload: tf.TokenPayload) -> "_Scope":
+        """The user, scope and roles a token stands for -- the same for every token of
+        that user and scope, so it is cached until the next identity change (which
+        makes issuing and rescoping cost no role queries after the first time)."""
+        key = (payload.user_id, payload.scope_type, payload.scope_id, payload.app_cred_id, payload.trust_id)
+        generation = self.svc.generation
+        hit = self._scopes.get(key)
+        if hit is not None and hit.generation == generation:
+            return hit
+        scope = self._load_scope(payload)
+        scope.generation = generation
+        if len(self._scopes) >= self.svc.conf.identity.cache_size:
+            self._scopes.clear()
+        self._scopes[key] = scope
+        return scope
+
+    def _load_scope(self, payload: tf.TokenPayload) -> "_Scope":
         not_found = errors.NotFound("Failed to validate token")
         with self.svc.db.reader() as session:
             user = session.get(models.User, payload.user_id)
@@ -139,12 +189,10 @@ class TokenManager:
             if user_domain is None or not user_domain.enabled:
                 raise not_found
             pw = current_password(user)
-            user_ref = {"id": user.id, "name": user.name,
-                        "domain": {"id": user_domain.id, "name": user_domain.name},
-                        "password_expires_at": tf.isotime(pw.expires_at) if pw else None}
-            validated = ValidatedToken(token_id=token_id, payload=payload, user=user_ref, roles=[])
-            role_ids: set[str] = set()
-            scope_domain_id = None
+            scope = _Scope(user={"id": user.id, "name": user.name,
+                                 "domain": {"id": user_domain.id, "name": user_domain.name},
+                                 "password_expires_at": tf.isotime(pw.expires_at) if pw else None},
+                           user_domain_id=user.domain_id)
             if payload.scope_type == tf.PROJECT:
                 project = session.get(models.Project, payload.scope_id)
                 if project is None or not project.enabled or project.is_domain:
@@ -152,31 +200,23 @@ class TokenManager:
                 domain = session.get(models.Project, project.domain_id)
                 if domain is None or not domain.enabled:
                     raise not_found
-                scope_domain_id = domain.id
-                validated.project = {"id": project.id, "name": project.name,
-                                     "domain": {"id": domain.id, "name": domain.name}}
+                scope.scope_domain_id = domain.id
+                scope.project = {"id": project.id, "name": project.name,
+                                 "domain": {"id": domain.id, "name": domain.name}}
             elif payload.scope_type == tf.DOMAIN:
                 domain = session.get(models.Project, payload.scope_id)
                 if domain is None or not domain.enabled or not domain.is_domain:
                     raise not_found
-                scope_domain_id = domain.id
-                validated.domain = {"id": domain.id, "name": domain.name}
+                scope.scope_domain_id = domain.id
+                scope.domain = {"id": domain.id, "name": domain.name}
             if payload.scope_type != tf.UNSCOPED:
-                role_ids = self._scoped_role_ids(session, payload, validated)
-                if not role_ids:
+                scope.role_ids = self._scoped_role_ids(session, payload, scope)
+                if not scope.role_ids:
                     raise not_found
-                validated.roles = self.svc.assignments.roles_by_ids(session, role_ids)
-        facts = TokenFacts(issued_at=payload.issued_at, user_id=payload.user_id, user_domain_id=user.domain_id,
-                           project_id=payload.project_id, scope_domain_id=scope_domain_id, role_ids=role_ids,
-                           trust_id=payload.trust_id, audit_id=payload.audit_ids[0],
-                           audit_chain_id=payload.audit_ids[-1],
-                           trustor_id=validated.trust["trustor_user_id"] if validated.trust else None,
-                           trustee_id=validated.trust["trustee_user_id"] if validated.trust else None)
-        if self.svc.revocation.is_revoked(facts):
-            raise errors.NotFound("Failed to validate token")
-        return validated
+                scope.roles = self.svc.assignments.roles_by_ids(session, scope.role_ids)
+        return scope
 
-    def _scoped_role_ids(self, session: Any, payload: tf.TokenPayload, validated: ValidatedToken) -> set[str]:
+    def _scoped_role_ids(self, session: Any, payload: tf.TokenPayload, validated: "_Scope") -> set[str]:
         if payload.trust_id:
             trust = self.svc.trusts.lookup(payload.trust_id)
             if trust is None:

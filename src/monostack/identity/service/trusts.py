@@ -214,6 +214,11 @@ class TrustManager:
                 models.Trust.trustor_user_id == user_id, models.Trust.trustee_user_id == user_id))).all():
             session.delete(row)
 
+    def delete_for_project(self, session: orm.Session, project_id: str) -> None:
+        for row in session.scalars(sa.select(models.Trust).where(models.Trust.project_id == project_id)).all():
+            session.delete(row)
+            self.svc.revocation.add(session, trust_id=row.id)
+
     # -- what tokens see ----------------------------------------------------------------
     def lookup(self, trust_id: str) -> dict[str, Any] | None:
         """The trust a token names, or None when it is deleted or expired, one of its parents is, or one
