@@ -32,6 +32,7 @@ from monostack.common import log
 from monostack.common.bus import create_bus
 from monostack.common.config import Config
 from monostack.common.db import Database, ensure_database
+from monostack.common.http import ApiMiddleware
 from monostack.common.migrate import upgrade
 from monostack.identity import api as identity_api
 from monostack.identity.bootstrap import Bootstrap, CatalogEntry, clouds_yaml, load_passwords, openrc, write_private
@@ -127,6 +128,7 @@ class Cloud:
         identity_app, identity_asgi = identity_api.build(self.identity, validator,
                                                          max_body_size=self.conf.default.max_request_body_size)
         identity_app.state.identity_uri = self.auth_url
+        ApiMiddleware.www_authenticate = f'Keystone uri="{self.auth_url}"'.encode()
 
         async def root(_request: Any) -> JSONResponse:
             return JSONResponse({"name": "monostack", "version": __version__,

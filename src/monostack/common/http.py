@@ -15,6 +15,7 @@ pure ASGI layer that, for every request:
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -46,15 +47,34 @@ def neutron_error(err: errors.APIError) -> dict[str, Any]:
     return {"NeutronError": {"type": err.error_type, "message": err.message, "detail": ""}}
 
 
-def error_response(err: errors.APIError, fmt: ErrorFormat) -> ORJSONResponse:
-    return ORJSONResponse(fmt(err), status_code=err.code, headers=err.headers)
+def error_response(err: errors.APIError, fmt: ErrorFormat) -> JSONResponse:
+    return JSONResponse(fmt(err), status_code=err.code, headers=err.headers)
 
 
-class _BodyTooLarge(Exception):
-    pass
+class JSONResponse(ORJSONResponse):
+    """orjson, falling back to the standard encoder for what orjson refuses
+    (integers beyond 64 bits, which Keystone stores in extra attributes)."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except TypeError:
+            return json.dumps(content, separators=(",", ":"), default=str).encode()
+
+
+class _BodyTooLarge(StarletteHTTPException):
+    """Raised while reading the body; an HTTPException so that frameworks that
+    parse the body let it through to the service's error format."""
+
+    def __init__(self) -> None:
+        super().__init__(413, "Request is too large.")
 
 
 class ApiMiddleware:
+    # Set by the cloud: every 401 of every service tells the client where to authenticate,
+    # as keystonemiddleware does.
+    www_authenticate: bytes | None = None
+
     def __init__(self, app: ASGIApp, *, service: str, error_format: ErrorFormat,
                  max_body_size: int | None, unlimited_body: Callable[[Scope], bool] | None = None):
         self.app = app
@@ -85,7 +105,11 @@ class ApiMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                message["headers"] = list(message.get("headers", [])) + [request_id_header]
+                headers = list(message.get("headers", [])) + [request_id_header]
+                if status == 401 and self.www_authenticate and not any(
+                        name.lower() == b"www-authenticate" for name, _ in headers):
+                    headers.append((b"www-authenticate", self.www_authenticate))
+                message["headers"] = headers
             elif message["type"] == "http.response.body":
                 length += len(message.get("body", b""))
             await send(message)
@@ -140,13 +164,13 @@ def create_app(service: str, *, error_format: ErrorFormat, title: str, version: 
                unlimited_body: Callable[[Scope], bool] | None = None) -> tuple[FastAPI, ASGIApp]:
     """A service API.  Returns the FastAPI app (to add routes to) and the ASGI
     app to serve (the FastAPI app inside the shared middleware)."""
-    app = FastAPI(title=title, version=version, default_response_class=ORJSONResponse,
+    app = FastAPI(title=title, version=version, default_response_class=JSONResponse,
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json")
 
-    async def api_error(_request: Request, exc: errors.APIError) -> ORJSONResponse:
+    async def api_error(_request: Request, exc: errors.APIError) -> JSONResponse:
         return error_response(exc, error_format)
 
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 404:
             err = errors.NotFound("The resource could not be found.")
         elif exc.status_code == 405:
@@ -155,10 +179,10 @@ def create_app(service: str, *, error_format: ErrorFormat, title: str, version: 
             err = errors.for_status(exc.status_code, str(exc.detail))
         return error_response(err, error_format)
 
-    async def validation_error(_request: Request, exc: RequestValidationError) -> ORJSONResponse:
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         return error_response(errors.ValidationError(describe_validation_error(exc)), error_format)
 
-    async def unexpected_error(_request: Request, _exc: Exception) -> ORJSONResponse:
+    async def unexpected_error(_request: Request, _exc: Exception) -> JSONResponse:
         # Logged with its traceback by ApiMiddleware, which sees it re-raised.
         return error_response(errors.APIError(), error_format)
 

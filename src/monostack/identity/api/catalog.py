@@ -4,30 +4,35 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
+from monostack.common import errors
 from monostack.common.auth import authenticated
 from monostack.common.context import RequestContext
-from monostack.identity.api.common import many, member, one, query, svc
+from monostack.identity.api import schemas
+from monostack.identity.api.common import many, one, query, svc
 
 router = APIRouter(prefix="/v3", tags=["catalog"])
-JSONBody = Body(...)
 
 
 @router.post("/regions", status_code=201)
-def create_region(request: Request, body: dict[str, Any] = JSONBody,
+def create_region(request: Request, body: schemas.RegionBody,
                   ctx: RequestContext = Depends(authenticated)) -> dict[str, Any]:
     identity = svc(request)
     identity.policy.authorize(ctx, "identity:create_region")
-    return one(request, "region", "regions", identity.catalog.create_region(member(body, "region")))
+    return one(request, "region", "regions", identity.catalog.create_region(body.region.ref()))
 
 
 @router.put("/regions/{region_id}", status_code=201)
-def create_region_with_id(region_id: str, request: Request, body: dict[str, Any] = JSONBody,
+def create_region_with_id(region_id: str, request: Request, body: schemas.RegionBody,
                           ctx: RequestContext = Depends(authenticated)) -> dict[str, Any]:
     identity = svc(request)
     identity.policy.authorize(ctx, "identity:create_region")
-    return one(request, "region", "regions", identity.catalog.create_region(member(body, "region"), region_id))
+    ref = body.region.ref()
+    if ref.get("id") not in (None, region_id):
+        raise errors.ValidationError("Conflicting region IDs specified: "
+                                     f"{ref['id']!r} v. {region_id!r}")
+    return one(request, "region", "regions", identity.catalog.create_region(ref, region_id))
 
 
 @router.get("/regions")
@@ -45,11 +50,11 @@ def get_region(region_id: str, request: Request, ctx: RequestContext = Depends(a
 
 
 @router.patch("/regions/{region_id}")
-def update_region(region_id: str, request: Request, body: dict[str, Any] = JSONBody,
+def update_region(region_id: str, request: Request, body: schemas.RegionUpdateBody,
                   ctx: RequestContext = Depends(authenticated)) -> dict[str, Any]:
     identity = svc(request)
     identity.policy.authorize(ctx, "identity:update_region")
-    return one(request, "region", "regions", identity.catalog.update_region(region_id, member(body, "region")))
+    return one(request, "region", "regions", identity.catalog.update_region(region_id, body.region.ref()))
 
 
 @router.delete("/regions/{region_id}", status_code=204)
@@ -61,11 +66,11 @@ def delete_region(region_id: str, request: Request, ctx: RequestContext = Depend
 
 
 @router.post("/services", status_code=201)
-def create_service(request: Request, body: dict[str, Any] = JSONBody,
+def create_service(request: Request, body: schemas.ServiceBody,
                    ctx: RequestContext = Depends(authenticated)) -> dict[str, Any]:
     identity = svc(request)
     identity.policy.authorize(ctx, "identity:create_service")
-    return one(request, "service", "services", identity.catalog.create_service(member(body, "service")))
+    return one(request, "service", "services", identity.catalog.create_service(body.service.ref()))
 
 
 @router.get("/services")
@@ -83,12 +88,12 @@ def get_service(service_id: str, request: Request, ctx: RequestContext = Depends
 
 
 @router.patch("/services/{service_id}")
-def update_service(service_id: str, request: Request, body: dict[str, Any] = JSONBody,
+def update_service(service_id: str, request: Request, body: schemas.ServiceUpdateBody,
                    ctx: RequestContext = Depends(authenticated)) -> dict[str, Any]:
     identity = svc(request)
     identity.policy.authorize(ctx, "identity:update_service")
     return one(request, "service", "services",
-               identity.catalog.update_service(service_id, member(body, "service")))
+               identity.catalog.update_service(service_id, body.service.ref()))
 
 
 @router.delete("/services/{service_id}", status_code=204)
@@ -100,11 +105,11 @@ def delete_service(service_id: str, request: Request, ctx: RequestContext = Depe
 
 
 @router.post("/endpoints", status_code=201)
-def create_endpoint(request: Request, body: dict[str, Any] = JSONBody,
+def create_endpoint(request: Request, body: schemas.EndpointBody,
                     ctx: RequestContext = Depends(authenticated)) -> dict[str, Any]:
     identity = svc(request)
     identity.policy.authorize(ctx, "identity:create_endpoint")
-    return one(request, "endpoint", "endpoints", identity.catalog.create_endpoint(member(body, "endpoint")))
+    return one(request, "endpoint", "endpoints", identity.catalog.create_endpoint(body.endpoint.ref()))
 
 
 @router.get("/endpoints")
@@ -123,12 +128,12 @@ def get_endpoint(endpoint_id: str, request: Request, ctx: RequestContext = Depen
 
 
 @router.patch("/endpoints/{endpoint_id}")
-def update_endpoint(endpoint_id: str, request: Request, body: dict[str, Any] = JSONBody,
+def update_endpoint(endpoint_id: str, request: Request, body: schemas.EndpointUpdateBody,
                     ctx: RequestContext = Depends(authenticated)) -> dict[str, Any]:
     identity = svc(request)
     identity.policy.authorize(ctx, "identity:update_endpoint")
     return one(request, "endpoint", "endpoints",
-               identity.catalog.update_endpoint(endpoint_id, member(body, "endpoint")))
+               identity.catalog.update_endpoint(endpoint_id, body.endpoint.ref()))
 
 
 @router.delete("/endpoints/{endpoint_id}", status_code=204)

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from monostack.common.auth import authenticated
 from monostack.common.context import RequestContext
-from monostack.identity.api.common import many, member, one, query, svc
+from monostack.identity.api import schemas
+from monostack.identity.api.common import many, one, query, svc
 
 router = APIRouter(prefix="/v3", tags=["resources"])
-JSONBody = Body(...)
 
 
 # -- domains -----------------------------------------------------------------
 @router.post("/domains", status_code=201)
-def create_domain(request: Request, body: dict[str, Any] = JSONBody,
+def create_domain(request: Request, body: schemas.DomainBody,
                   ctx: RequestContext = Depends(authenticated)) -> dict[str, Any]:
     identity = svc(request)
     identity.policy.authorize(ctx, "identity:create_domain")
-    return one(request, "domain", "domains", identity.resources.create_domain(member(body, "domain")))
+    return one(request, "domain", "domains", identity.resources.create_domain(body.domain.ref()))
 
 
 @router.get("/domains")
@@ -38,11 +38,11 @@ def get_domain(domain_id: str, request: Request, ctx: RequestContext = Depends(a
 
 
 @router.patch("/domains/{domain_id}")
-def update_domain(domain_id: str, request: Request, body: dict[str, Any] = JSONBody,
+def update_domain(domain_id: str, request: Request, body: schemas.DomainUpdateBody,
                   ctx: RequestContext = Depends(authenticated)) -> dict[str, Any]:
     identity = svc(request)
     identity.policy.authorize(ctx, "identity:update_domain", {"target.domain.id": domain_id})
-    return one(request, "domain", "domains", identity.resources.update_domain(domain_id, member(body, "domain")))
+    return one(request, "domain", "domains", identity.resources.update_domain(domain_id, body.domain.ref()))
 
 
 @router.delete("/domains/{domain_id}", status_code=204)
@@ -60,10 +60,10 @@ def _project_target(identity: Any, project_id: str) -> dict[str, Any]:
 
 
 @router.post("/projects", status_code=201)
-def create_project(request: Request, body: dict[str, Any] = JSONBody,
+def create_project(request: Request, body: schemas.ProjectBody,
                    ctx: RequestContext = Depends(authenticated)) -> dict[str, Any]:
     identity = svc(request)
-    ref = member(body, "project")
+    ref = body.project.ref()
     identity.policy.authorize(ctx, "identity:create_project",
                               {"target.project.domain_id": ref.get("domain_id") or ctx.domain_id or "default"})
     default_domain = ctx.domain_id or ctx.project_domain_id or "default"
@@ -120,12 +120,12 @@ def _nested_ids(related: list[dict[str, Any]], root: str, *, parents: bool) -> d
 
 
 @router.patch("/projects/{project_id}")
-def update_project(project_id: str, request: Request, body: dict[str, Any] = JSONBody,
+def update_project(project_id: str, request: Request, body: schemas.ProjectUpdateBody,
                    ctx: RequestContext = Depends(authenticated)) -> dict[str, Any]:
     identity = svc(request)
     identity.policy.authorize(ctx, "identity:update_project", _project_target(identity, project_id))
     return one(request, "project", "projects",
-               identity.resources.update_project(project_id, member(body, "project")))
+               identity.resources.update_project(project_id, body.project.ref()))
 
 
 @router.delete("/projects/{project_id}", status_code=204)
@@ -146,11 +146,11 @@ def list_tags(project_id: str, request: Request, ctx: RequestContext = Depends(a
 
 
 @router.put("/projects/{project_id}/tags")
-def replace_tags(project_id: str, request: Request, body: dict[str, Any] = JSONBody,
+def replace_tags(project_id: str, request: Request, body: schemas.TagsBody,
                  ctx: RequestContext = Depends(authenticated)) -> dict[str, Any]:
     identity = svc(request)
     identity.policy.authorize(ctx, "identity:update_project_tags", _project_target(identity, project_id))
-    return {"tags": identity.resources.replace_tags(project_id, body.get("tags"))}
+    return {"tags": identity.resources.replace_tags(project_id, body.tags)}
 
 
 @router.delete("/projects/{project_id}/tags", status_code=204)

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from monostack.common.auth import authenticated
 from monostack.common.context import RequestContext
-from monostack.identity.api.common import many, member, one, query, svc, v3_url
+from monostack.identity.api import schemas
+from monostack.identity.api.common import many, one, query, svc, v3_url
 
 router = APIRouter(prefix="/v3", tags=["roles"])
-JSONBody = Body(...)
 
 
 # -- roles -----------------------------------------------------------------
@@ -24,10 +24,10 @@ def _role_rule(identity: Any, action: str, role: dict[str, Any] | None = None, d
 
 
 @router.post("/roles", status_code=201)
-def create_role(request: Request, body: dict[str, Any] = JSONBody,
+def create_role(request: Request, body: schemas.RoleBody,
                 ctx: RequestContext = Depends(authenticated)) -> dict[str, Any]:
     identity = svc(request)
-    ref = member(body, "role")
+    ref = body.role.ref()
     identity.policy.authorize(ctx, _role_rule(identity, "create", domain_id=ref.get("domain_id")))
     return one(request, "role", "roles", identity.assignments.create_role(ref))
 
@@ -49,11 +49,11 @@ def get_role(role_id: str, request: Request, ctx: RequestContext = Depends(authe
 
 
 @router.patch("/roles/{role_id}")
-def update_role(role_id: str, request: Request, body: dict[str, Any] = JSONBody,
+def update_role(role_id: str, request: Request, body: schemas.RoleUpdateBody,
                 ctx: RequestContext = Depends(authenticated)) -> dict[str, Any]:
     identity = svc(request)
     identity.policy.authorize(ctx, _role_rule(identity, "update", identity.assignments.get_role(role_id)))
-    return one(request, "role", "roles", identity.assignments.update_role(role_id, member(body, "role")))
+    return one(request, "role", "roles", identity.assignments.update_role(role_id, body.role.ref()))
 
 
 @router.delete("/roles/{role_id}", status_code=204)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from monostack.common import errors
 from monostack.common.auth import authenticated
 from monostack.common.context import RequestContext
-from monostack.identity.api.common import many, member, one, query, svc
+from monostack.identity.api import schemas
+from monostack.identity.api.common import many, one, query, svc
 
 router = APIRouter(prefix="/v3", tags=["users"])
-JSONBody = Body(...)
 
 
 def _user_target(identity: Any, user_id: str) -> dict[str, Any]:
@@ -27,10 +27,10 @@ def _group_target(identity: Any, group_id: str) -> dict[str, Any]:
 
 # -- users -----------------------------------------------------------------
 @router.post("/users", status_code=201)
-def create_user(request: Request, body: dict[str, Any] = JSONBody,
+def create_user(request: Request, body: schemas.UserBody,
                 ctx: RequestContext = Depends(authenticated)) -> dict[str, Any]:
     identity = svc(request)
-    ref = member(body, "user")
+    ref = body.user.ref()
     identity.policy.authorize(ctx, "identity:create_user", {"target.user.domain_id": ref.get("domain_id")})
     default_domain = ctx.domain_id or ctx.project_domain_id or "default"
     return one(request, "user", "users", identity.users.create_user(ref, default_domain_id=default_domain))
@@ -52,11 +52,11 @@ def get_user(user_id: str, request: Request, ctx: RequestContext = Depends(authe
 
 
 @router.patch("/users/{user_id}")
-def update_user(user_id: str, request: Request, body: dict[str, Any] = JSONBody,
+def update_user(user_id: str, request: Request, body: schemas.UserUpdateBody,
                 ctx: RequestContext = Depends(authenticated)) -> dict[str, Any]:
     identity = svc(request)
     identity.policy.authorize(ctx, "identity:update_user", _user_target(identity, user_id))
-    return one(request, "user", "users", identity.users.update_user(user_id, member(body, "user")))
+    return one(request, "user", "users", identity.users.update_user(user_id, body.user.ref()))
 
 
 @router.delete("/users/{user_id}", status_code=204)
@@ -68,15 +68,14 @@ def delete_user(user_id: str, request: Request, ctx: RequestContext = Depends(au
 
 
 @router.post("/users/{user_id}/password", status_code=204)
-def change_password(user_id: str, request: Request, body: dict[str, Any] = JSONBody) -> Response:
+def change_password(user_id: str, request: Request, body: schemas.PasswordChangeBody) -> Response:
     """Needs no token: the original password authenticates (so an expired password can be changed)."""
-    ref = member(body, "user")
     identity = svc(request)
     try:
         identity.users.get_user(user_id)
     except errors.NotFound:
         raise errors.Unauthorized("The request you have made requires authentication.") from None
-    identity.users.change_password(user_id, ref.get("original_password"), ref.get("password"))
+    identity.users.change_password(user_id, body.user.original_password, body.user.password)
     return Response(status_code=204)
 
 
@@ -98,10 +97,10 @@ def list_user_groups(user_id: str, request: Request, ctx: RequestContext = Depen
 
 # -- groups ------------------------------------------------------------------
 @router.post("/groups", status_code=201)
-def create_group(request: Request, body: dict[str, Any] = JSONBody,
+def create_group(request: Request, body: schemas.GroupBody,
                  ctx: RequestContext = Depends(authenticated)) -> dict[str, Any]:
     identity = svc(request)
-    ref = member(body, "group")
+    ref = body.group.ref()
     identity.policy.authorize(ctx, "identity:create_group", {"target.group.domain_id": ref.get("domain_id")})
     default_domain = ctx.domain_id or ctx.project_domain_id or "default"
     return one(request, "group", "groups", identity.users.create_group(ref, default_domain_id=default_domain))
@@ -123,11 +122,11 @@ def get_group(group_id: str, request: Request, ctx: RequestContext = Depends(aut
 
 
 @router.patch("/groups/{group_id}")
-def update_group(group_id: str, request: Request, body: dict[str, Any] = JSONBody,
+def update_group(group_id: str, request: Request, body: schemas.GroupUpdateBody,
                  ctx: RequestContext = Depends(authenticated)) -> dict[str, Any]:
     identity = svc(request)
     identity.policy.authorize(ctx, "identity:update_group", _group_target(identity, group_id))
-    return one(request, "group", "groups", identity.users.update_group(group_id, member(body, "group")))
+    return one(request, "group", "groups", identity.users.update_group(group_id, body.group.ref()))
 
 
 @router.delete("/groups/{group_id}", status_code=204)

@@ -166,7 +166,6 @@ class ApplicationCredentialManager:
                 if row is None:
                     raise errors.NotFound(f"Could not find role: {role['name']}.")
                 ids.add(row.id)
-        ids |= self.svc.assignments.expand(session, ids)  # Keystone stores the implied roles too
         if not ids <= token_role_ids:
             raise errors.ValidationError("Invalid application credential: Cannot create an application credential "
                                          "with unassigned role")

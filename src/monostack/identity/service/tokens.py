@@ -25,6 +25,7 @@ from monostack.common.context import RequestContext
 from monostack.identity import models
 from monostack.identity import token_format as tf
 from monostack.identity.fernet import InvalidToken
+from monostack.identity.service import auth_schema
 from monostack.identity.service.revocation import TokenFacts
 from monostack.identity.service.users import current_password
 from monostack.identity.service.util import utcnow
@@ -266,8 +267,7 @@ class TokenManager:
     # -- issue ------------------------------------------------------------------------
     def issue(self, auth: Any, *, caller_token: ValidatedToken | None = None) -> ValidatedToken:
         """Blocking: authenticate and scope an `auth` request body; returns the new token."""
-        if not isinstance(auth, dict) or not isinstance(auth.get("identity"), dict):
-            raise errors.ValidationError("Invalid input for field 'identity': 'identity' is a required property")
+        auth_schema.check(auth)
         identity = auth["identity"]
         methods = identity.get("methods")
         if not isinstance(methods, list) or not methods or not all(isinstance(m, str) for m in methods):

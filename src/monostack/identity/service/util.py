@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Iterable
 
-import orjson
-
 from monostack.common import errors
 
 _FALSE_QUERY = {"0", "false", "f", "n", "no", "off"}
@@ -27,16 +25,8 @@ def query_bool(value: str | bool) -> bool:
 
 
 def extra_fields(ref: dict[str, Any], known: set[str]) -> dict[str, Any]:
-    """Attributes Keystone stores and returns although it does not know them.
-
-    Refused with a 400 when a response could not carry them (integers beyond
-    64 bits), rather than failing after the write."""
-    extra = {k: v for k, v in ref.items() if k not in known and k != "links"}
-    try:
-        orjson.dumps(extra)
-    except TypeError as exc:
-        raise errors.ValidationError(f"Invalid input: {exc}.") from None
-    return extra
+    """Attributes Keystone stores and returns although it does not know them."""
+    return {k: v for k, v in ref.items() if k not in known and k != "links"}
 
 
 def flatten_extra(data: dict[str, Any], extra: dict[str, Any] | None) -> dict[str, Any]:
