@@ -149,20 +149,7 @@ class ResourceManager:
                 if clash:
                     raise errors.Conflict(f"Conflict occurred attempting to store domain - Duplicate entry found with name {name}.")
                 row.name = name
-            disabled = False
-            if "enabled" in ref:
-                enabled = is_truthy(ref["enabled"], "enabled")
-                disabled = row.enabled and not enabled
-                row.enabled = enabled
-            if "description" in ref:
-                row.description = ref["description"]
-            if "tags" in ref:
-                row.tags = [models.ProjectTag(name=t) for t in validate_tags(ref["tags"])]
-            if "options" in ref:
-                row.options = {**(row.options or {}), **(ref["options"] or {})}
-            extra = extra_fields(ref, PROJECT_FIELDS)
-            if extra:
-                row.extra = {**(row.extra or {}), **extra}
+            disabled = _apply_update(row, ref)
             session.flush()
             result = domain_dict(row)
             if disabled:
@@ -278,7 +265,6 @@ class ResourceManager:
             self.update_domain(project_id, {k: v for k, v in ref.items()
                                             if k not in ("domain_id", "is_domain", "parent_id")})
             return self.get_project_any(project_id)
-        disabled = False
         with self.svc.db.writer() as session:
             row = self.get_project_row(session, project_id)
             if "name" in ref and ref["name"] != row.name:
@@ -290,19 +276,7 @@ class ResourceManager:
                 if clash:
                     raise errors.Conflict(f"Conflict occurred attempting to store project - Duplicate entry found with name {name}.")
                 row.name = name
-            if "enabled" in ref:
-                enabled = is_truthy(ref["enabled"], "enabled")
-                disabled = row.enabled and not enabled
-                row.enabled = enabled
-            if "description" in ref:
-                row.description = ref["description"]
-            if "tags" in ref:
-                row.tags = [models.ProjectTag(name=t) for t in validate_tags(ref["tags"])]
-            if "options" in ref:
-                row.options = {**(row.options or {}), **(ref["options"] or {})}
-            extra = extra_fields(ref, PROJECT_FIELDS)
-            if extra:
-                row.extra = {**(row.extra or {}), **extra}
+            disabled = _apply_update(row, ref)
             session.flush()
             result = project_dict(row)
             if disabled:
@@ -371,6 +345,25 @@ class ResourceManager:
                 raise errors.NotFound(f"Tag {tag} not found for project {project_id}.")
             row.tags = kept
         self.svc.changed("project", "updated", project_id)
+
+
+def _apply_update(row: models.Project, ref: dict[str, Any]) -> bool:
+    """The attributes domains and projects update alike; True when this disables the row."""
+    disabled = False
+    if "enabled" in ref:
+        enabled = is_truthy(ref["enabled"], "enabled")
+        disabled = row.enabled and not enabled
+        row.enabled = enabled
+    if "description" in ref:
+        row.description = ref["description"]
+    if "tags" in ref:
+        row.tags = [models.ProjectTag(name=t) for t in validate_tags(ref["tags"])]
+    if "options" in ref:
+        row.options = {k: v for k, v in {**(row.options or {}), **(ref["options"] or {})}.items() if v is not None}
+    extra = extra_fields(ref, PROJECT_FIELDS)
+    if extra:
+        row.extra = {**(row.extra or {}), **extra}
+    return disabled
 
 
 def filter_tags(projects: list[dict[str, Any]], filters: dict[str, Any]) -> list[dict[str, Any]]:
