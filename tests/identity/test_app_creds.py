@@ -59,10 +59,14 @@ def test_create_defaults_to_token_roles_and_hashes_secret(identity):
     assert "secret" not in shown and shown["name"] == cred["name"]
 
 
-def test_roles_by_name_add_implied_and_must_be_held(identity):
+def test_roles_by_name_are_kept_as_asked_and_must_be_held(identity):
     user = new_user(identity)
     cred = create(identity, user, roles=[{"name": "member"}])
-    assert {r["name"] for r in cred["roles"]} == {"member", "reader"}
+    # Keystone keeps exactly the roles asked for; the roles they imply come with each token.
+    assert {r["name"] for r in cred["roles"]} == {"member"}
+    token = identity.tokens.issue({"identity": {"methods": ["application_credential"], "application_credential": {
+        "id": cred["id"], "secret": cred["secret"]}}})
+    assert {r["name"] for r in token.roles} == {"member", "reader"}
     with pytest.raises(errors.ValidationError):
         create(identity, user, roles=[{"name": "admin"}])
     with pytest.raises(errors.ValidationError):

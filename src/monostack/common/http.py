@@ -23,7 +23,8 @@ from typing import Any, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
+import orjson
+from starlette.responses import JSONResponse as StarletteJSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -51,13 +52,13 @@ def error_response(err: errors.APIError, fmt: ErrorFormat) -> JSONResponse:
     return JSONResponse(fmt(err), status_code=err.code, headers=err.headers)
 
 
-class JSONResponse(ORJSONResponse):
+class JSONResponse(StarletteJSONResponse):
     """orjson, falling back to the standard encoder for what orjson refuses
     (integers beyond 64 bits, which Keystone stores in extra attributes)."""
 
     def render(self, content: Any) -> bytes:
         try:
-            return super().render(content)
+            return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
         except TypeError:
             return json.dumps(content, separators=(",", ":"), default=str).encode()
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import ORJSONResponse
 from starlette.types import ASGIApp
 
-from monostack.common.http import base_url, create_app, keystone_error
+from monostack.common.http import JSONResponse, base_url, create_app, keystone_error
 from monostack.identity.api import app_creds, auth, catalog, credentials, extras, resources, roles, trusts, users
 from monostack.identity.service import IdentityService
 
@@ -31,8 +30,8 @@ def build(identity: IdentityService, validator: Any, *, max_body_size: int) -> t
     app.state.validator = validator
 
     @app.get("/", include_in_schema=False)
-    async def versions(request: Request) -> ORJSONResponse:
-        return ORJSONResponse({"versions": {"values": [_version(request)]}}, status_code=300)
+    async def versions(request: Request) -> JSONResponse:
+        return JSONResponse({"versions": {"values": [_version(request)]}}, status_code=300)
 
     @app.get("/v3", include_in_schema=False)
     @app.get("/v3/", include_in_schema=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request, Response
-from fastapi.responses import ORJSONResponse
+from monostack.common.http import JSONResponse
 
 from monostack.common.auth import authenticated
 from monostack.common.context import RequestContext
@@ -40,11 +40,11 @@ def get_default_config(request: Request, ctx: RequestContext = Depends(authentic
 # -- a domain's config -----------------------------------------------------------------
 @router.put("/domains/{domain_id}/config")
 def create_domain_config(domain_id: str, request: Request, body: dict[str, Any] = JSONBody,
-                         ctx: RequestContext = Depends(authenticated)) -> ORJSONResponse:
+                         ctx: RequestContext = Depends(authenticated)) -> JSONResponse:
     identity = svc(request)
     identity.policy.authorize(ctx, "identity:create_domain_config", {"target.domain.id": domain_id})
     config, existed = identity.extras.domain_config.create(domain_id, field(body, "config"))
-    return ORJSONResponse({"config": config}, status_code=200 if existed else 201)
+    return JSONResponse({"config": config}, status_code=200 if existed else 201)
 
 
 @router.api_route("/domains/{domain_id}/config", methods=GET_HEAD)
