@@ -18,6 +18,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 import orjson
+import sqlalchemy as sa
 
 from monostack.common import errors
 from monostack.common.auth import fill_context
@@ -106,6 +107,8 @@ class TokenManager:
     def __init__(self, svc: "IdentityService"):
         self.svc = svc
         self._scopes: dict[tuple, _Scope] = {}
+        self._targets: dict[tuple, Any] = {}
+        self._targets_generation = -1
         self._cache: collections.OrderedDict[str, ValidatedToken] = collections.OrderedDict()
         self._cache_lock = threading.Lock()
 
@@ -387,49 +390,60 @@ class TokenManager:
             return tf.PROJECT if trust.get("project_id") else tf.UNSCOPED, trust.get("project_id"), trust["id"]
         if not isinstance(ref, dict):
             raise errors.ValidationError(f"Invalid input for field 'scope/{kind}'.")
-        with self.svc.db.reader() as session:
-            if kind == "domain":
-                if ref.get("id"):
-                    row = session.get(models.Project, ref["id"])
-                elif ref.get("name"):
-                    row = self._domain_by_name(session, ref["name"])
-                else:
-                    raise errors.ValidationError("Invalid input for field 'scope/domain': id or name is required.")
-                if row is None or not row.is_domain:
-                    raise errors.Unauthorized(f"Could not find domain: {ref.get('id') or ref.get('name')}.")
-                if not row.enabled:
-                    raise errors.Unauthorized(f"Domain {row.id} is disabled.")
-                return tf.DOMAIN, row.id, None
-            if kind == "project":
-                if ref.get("id"):
-                    row = session.get(models.Project, ref["id"])
-                elif ref.get("name"):
-                    domain = ref.get("domain")
-                    if not isinstance(domain, dict) or not (domain.get("id") or domain.get("name")):
-                        raise errors.ValidationError("Invalid input for field 'scope/project': a project name needs "
-                                                     "a domain.")
-                    domain_row = session.get(models.Project, domain["id"]) if domain.get("id") else \
-                        self._domain_by_name(session, domain["name"])
-                    if domain_row is None:
-                        raise errors.Unauthorized(f"Could not find domain: {domain.get('id') or domain.get('name')}.")
-                    from sqlalchemy import select
-                    row = session.scalar(select(models.Project).where(
-                        models.Project.name == ref["name"], models.Project.domain_id == domain_row.id,
-                        models.Project.is_domain.is_(False)))
-                else:
-                    raise errors.ValidationError("Invalid input for field 'scope/project': id or name is required.")
-                if row is None or row.is_domain:
-                    raise errors.Unauthorized(f"Could not find project: {ref.get('id') or ref.get('name')}.")
-                if not row.enabled:
-                    raise errors.Unauthorized(f"Project {row.id} is disabled.")
-                domain = session.get(models.Project, row.domain_id)
-                if domain is None or not domain.enabled:
-                    raise errors.Unauthorized(f"Domain {row.domain_id} is disabled.")
-                return tf.PROJECT, row.id, None
+        if kind == "domain":
+            if not (ref.get("id") or ref.get("name")):
+                raise errors.ValidationError("Invalid input for field 'scope/domain': id or name is required.")
+            row = self._target(id=ref.get("id"), name=ref.get("name"), domain=True)
+            if row is None:
+                raise errors.Unauthorized(f"Could not find domain: {ref.get('id') or ref.get('name')}.")
+            if not row.enabled:
+                raise errors.Unauthorized(f"Domain {row.id} is disabled.")
+            return tf.DOMAIN, row.id, None
+        if kind == "project":
+            if ref.get("id"):
+                row = self._target(id=ref["id"], domain=False)
+            elif ref.get("name"):
+                domain_ref = ref.get("domain")
+                if not isinstance(domain_ref, dict) or not (domain_ref.get("id") or domain_ref.get("name")):
+                    raise errors.ValidationError("Invalid input for field 'scope/project': a project name needs "
+                                                 "a domain.")
+                domain = self._target(id=domain_ref.get("id"), name=domain_ref.get("name"), domain=True)
+                if domain is None:
+                    raise errors.Unauthorized(
+                        f"Could not find domain: {domain_ref.get('id') or domain_ref.get('name')}.")
+                row = self._target(name=ref["name"], in_domain=domain.id, domain=False)
+            else:
+                raise errors.ValidationError("Invalid input for field 'scope/project': id or name is required.")
+            if row is None:
+                raise errors.Unauthorized(f"Could not find project: {ref.get('id') or ref.get('name')}.")
+            if not row.enabled:
+                raise errors.Unauthorized(f"Project {row.id} is disabled.")
+            domain = self._target(id=row.domain_id, domain=True)
+            if domain is None or not domain.enabled:
+                raise errors.Unauthorized(f"Domain {row.domain_id} is disabled.")
+            return tf.PROJECT, row.id, None
         raise errors.ValidationError(f"Invalid input for field 'scope': unknown scope {kind}.")
 
-    @staticmethod
-    def _domain_by_name(session: Any, name: str) -> models.Project | None:
-        from sqlalchemy import select
-        return session.scalar(select(models.Project).where(models.Project.is_domain.is_(True),
-                                                           models.Project.name == name))
+    def _target(self, *, domain: bool, id: str | None = None, name: str | None = None,
+                in_domain: str | None = None) -> Any:
+        """(id, enabled, domain_id) of a project or domain named in a scope, or None:
+        a narrow query (no ORM entity, no tags), cached until the next identity change."""
+        key = (domain, id, name, in_domain)
+        generation = self.svc.generation
+        if self._targets_generation != generation:
+            self._targets, self._targets_generation = {}, generation
+        if key in self._targets:
+            return self._targets[key]
+        query = sa.select(models.Project.id, models.Project.enabled, models.Project.domain_id).where(
+            models.Project.is_domain.is_(domain))
+        if id is not None:
+            query = query.where(models.Project.id == id)
+        else:
+            query = query.where(models.Project.name == name)
+            if in_domain is not None:
+                query = query.where(models.Project.domain_id == in_domain)
+        with self.svc.db.reader() as session:
+            row = session.execute(query).first()
+        if len(self._targets) < self.svc.conf.identity.cache_size:
+            self._targets[key] = row
+        return row
