@@ -112,18 +112,19 @@ fi
 # 1. Tempest in its own venv (idempotent; pinned so test counts are stable)
 # --------------------------------------------------------------------------
 install_tempest() {
-    local marker="$TEMPEST_VENV/.tempest-version"
-    if [[ -x "$TEMPEST_VENV/bin/tempest" && -f "$marker" && "$(cat "$marker")" == "$TEMPEST_VERSION" ]]; then
+    local marker="$TEMPEST_VENV/.tempest-version" want="$TEMPEST_VERSION junitxml"
+    if [[ -x "$TEMPEST_VENV/bin/tempest" && -f "$marker" && "$(cat "$marker")" == "$want" ]]; then
         return 0
     fi
     log "installing tempest==$TEMPEST_VERSION into $TEMPEST_VENV"
     if [[ ! -x "$TEMPEST_VENV/bin/python" ]]; then
         "$PYTHON" -m venv "$TEMPEST_VENV"
     fi
+    # junitxml: what subunit2junitxml needs for results.xml
     "$TEMPEST_VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-        "tempest==$TEMPEST_VERSION"
+        "tempest==$TEMPEST_VERSION" junitxml
     "$TEMPEST_VENV/bin/tempest" --version >/dev/null
-    printf '%s\n' "$TEMPEST_VERSION" >"$marker"
+    printf '%s\n' "$want" >"$marker"
 }
 install_tempest
 TPY="$TEMPEST_VENV/bin/python"
