@@ -35,9 +35,11 @@ from monostack.common.db import Database, ensure_database
 from monostack.common.http import ApiMiddleware
 from monostack.common.migrate import upgrade
 from monostack.identity import api as identity_api
-from monostack.identity.bootstrap import Bootstrap, CatalogEntry, clouds_yaml, load_passwords, openrc, write_private
+from monostack.identity.bootstrap import Bootstrap, clouds_yaml, load_passwords, openrc, write_private
 from monostack.identity.service import IdentityService
 from monostack.identity.validator import LocalValidator
+from monostack.services import CatalogEntry, ServicePlugin
+from monostack.services import load as load_service
 
 LOG = logging.getLogger(__name__)
 
@@ -98,7 +100,12 @@ class Cloud:
         self.databases: dict[str, Database] = {}
         self.bus: Any = None
         self.identity: IdentityService | None = None
+        self.validator: LocalValidator | None = None
         self.server: _Server | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        # Every configured service but Identity, which is built in.
+        self.plugins: list[ServicePlugin] = [load_service(name) for name in conf.default.services
+                                             if name != "identity"]
 
     def database(self, service: str) -> Database:
         url = self.conf.database_url(service)
@@ -114,18 +121,25 @@ class Cloud:
         db = self.database("identity")
         upgrade(db, "identity")
         self.identity = IdentityService(self.conf, db, bus=self.bus, loop=loop)
+        self.validator = LocalValidator(self.identity)
         passwords = load_passwords(self.conf.data_dir / "credentials.yaml")
         Bootstrap(self.identity, passwords).run(self.public_url, self.conf.default.region, self.catalog_entries())
         self.passwords = passwords
         return self.identity
 
+    def prepare(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Blocking: Identity first (others authenticate through it), then each service."""
+        self.loop = loop
+        self.prepare_identity(loop)
+        for plugin in self.plugins:
+            plugin.prepare(self)
+
     def catalog_entries(self) -> list[CatalogEntry]:
-        return [IDENTITY]
+        return [IDENTITY] + [entry for plugin in self.plugins for entry in plugin.catalog]
 
     def asgi_app(self) -> Starlette:
         assert self.identity is not None
-        validator = LocalValidator(self.identity)
-        identity_app, identity_asgi = identity_api.build(self.identity, validator,
+        identity_app, identity_asgi = identity_api.build(self.identity, self.validator,
                                                          max_body_size=self.conf.default.max_request_body_size)
         identity_app.state.identity_uri = self.auth_url
         ApiMiddleware.www_authenticate = f'Keystone uri="{self.auth_url}"'.encode()
@@ -134,7 +148,11 @@ class Cloud:
             return JSONResponse({"name": "monostack", "version": __version__,
                                  "services": {e.type: f"{self.public_url}{e.path}" for e in self.catalog_entries()}})
 
-        return Starlette(routes=[Route("/", root), Mount(IDENTITY.path, app=identity_asgi)])
+        routes = [Route("/", root), Mount(IDENTITY.path, app=identity_asgi)]
+        for plugin in self.plugins:
+            service_app = plugin.app(self)
+            routes += [Mount(entry.path, app=service_app) for entry in plugin.catalog]
+        return Starlette(routes=routes)
 
     async def wait_until_answering(self, timeout: float = 30.0) -> None:
         """Each service's healthcheck answers 200 (a raw request: no HTTP client to import)."""
@@ -164,7 +182,7 @@ class Cloud:
         self.bus = create_bus(self.conf.bus.url)
         await self.bus.start()
         try:
-            await loop.run_in_executor(None, self.prepare_identity, loop)
+            await loop.run_in_executor(None, self.prepare, loop)
             config = uvicorn.Config(self.asgi_app(), host=self.host, port=self.port, log_config=None,
                                     access_log=False, lifespan="off", timeout_graceful_shutdown=10,
                                     server_header=False)
@@ -176,12 +194,19 @@ class Cloud:
                     return
                 await asyncio.sleep(0.01)
             await self.wait_until_answering()
+            for plugin in self.plugins:
+                await plugin.start(self)
             await loop.run_in_executor(None, self.write_client_files)
             LOG.info("monostack %s ready in %.2f s: %s (clouds.yaml in %s)", __version__,
                      time.monotonic() - started, self.public_url, self.conf.data_dir)
             await serving
         finally:
             LOG.info("shutting down")
+            for plugin in reversed(self.plugins):
+                try:
+                    await plugin.stop(self)
+                except Exception:  # one service failing to stop must not keep the others running
+                    LOG.exception("stopping %s failed", plugin.name)
             await self.bus.stop()
             for db in self.databases.values():
                 db.dispose()

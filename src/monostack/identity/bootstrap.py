@@ -9,7 +9,6 @@ before any user is created.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import pathlib
@@ -21,6 +20,7 @@ import yaml
 
 from monostack.identity import models
 from monostack.identity.service import IdentityService
+from monostack.services import CatalogEntry
 
 LOG = logging.getLogger(__name__)
 
@@ -28,16 +28,9 @@ DEFAULT_DOMAIN = "default"
 ROLES = ["admin", "member", "reader", "manager", "service"]
 IMPLIES = [("admin", "manager"), ("manager", "member"), ("member", "reader")]
 # (user, project, role on the project)
+MANAGED = "monostack_managed"  # marks the catalog services bootstrap made
 PEOPLE = [("admin", "admin", "admin"), ("demo", "demo", "member"), ("alt_demo", "alt_demo", "member")]
 EXTRA_PROJECTS = ["service"]
-
-
-@dataclasses.dataclass(frozen=True)
-class CatalogEntry:
-    type: str
-    name: str
-    path: str  # appended to the public URL, e.g. "/identity"
-    description: str = ""
 
 
 def load_passwords(path: pathlib.Path) -> dict[str, str]:
@@ -157,12 +150,16 @@ class Bootstrap:
             catalog.create_region({"id": region, "description": ""})
         services = catalog.list_services({})
         endpoints = catalog.list_endpoints({})
+        running = set()
         for entry in entries:
             service = next((s for s in services if s["type"] == entry.type and s.get("name") == entry.name), None)
             if service is None:
                 service = catalog.create_service({"type": entry.type, "name": entry.name,
-                                                  "description": entry.description})
-            url = public_url + entry.path
+                                                  "description": entry.description, MANAGED: True})
+            elif not service["enabled"]:
+                catalog.update_service(service["id"], {"enabled": True})
+            running.add(service["id"])
+            url = public_url + entry.path + entry.url_suffix
             for interface in ("public", "internal", "admin"):
                 existing = [e for e in endpoints if e["service_id"] == service["id"]
                             and e["interface"] == interface and e["region_id"] == region]
@@ -171,6 +168,10 @@ class Bootstrap:
                                              "region_id": region})
                 elif existing[0]["url"] != url:  # the cloud moved (another --bind): follow it
                     catalog.update_endpoint(existing[0]["id"], {"url": url})
+        # A service this cloud ran before but runs no more leaves the catalog (operators' own entries stay).
+        for service in services:
+            if service.get(MANAGED) and service["enabled"] and service["id"] not in running:
+                catalog.update_service(service["id"], {"enabled": False})
 
 
 def clouds_yaml(auth_url: str, region: str, passwords: dict[str, str]) -> dict[str, Any]:
