@@ -194,6 +194,7 @@ class Cloud:
                     return
                 await asyncio.sleep(0.01)
             await self.wait_until_answering()
+            await self.identity.follow_other_processes()
             for plugin in self.plugins:
                 await plugin.start(self)
             await loop.run_in_executor(None, self.write_client_files)

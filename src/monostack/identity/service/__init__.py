@@ -82,6 +82,19 @@ class IdentityService:
         if resource and operation:
             self.notify(f"identity.{resource}.{operation}", {"resource_info": resource_id})
 
+    async def follow_other_processes(self) -> None:
+        """In a split deployment several processes serve Identity: each drops its
+        caches when any of them announces a change (no pool: every process hears
+        every notification; its own ones cost one extra cache miss)."""
+        if self.bus is None:
+            return
+
+        def on_change(_notification: dict[str, Any]) -> None:
+            with self._gen_lock:
+                self.generation += 1
+
+        await self.bus.subscribe(on_change, event_types="identity.*")
+
     def notify(self, event_type: str, payload: dict[str, Any]) -> None:
         """Emit a notification from a worker thread or the loop, without waiting."""
         if self.bus is None or self.loop is None or self.loop.is_closed():

@@ -265,7 +265,7 @@ class TokenManager:
         with self.svc.db.writer() as session:
             self.svc.revocation.add(session, audit_id=validated.payload.audit_ids[0],
                                     issued_before=validated.payload.issued_at)
-        self.svc.changed()
+        self.svc.changed("token", "revoked", validated.payload.audit_ids[0])
 
     # -- issue ------------------------------------------------------------------------
     def issue(self, auth: Any, *, caller_token: ValidatedToken | None = None) -> ValidatedToken:
