@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DATA_DIR ?=
 UP_ARGS := $(if $(DATA_DIR),--data-dir $(DATA_DIR),) $(if $(BIND),--bind $(BIND),)
 
-.PHONY: install up test test-fast test-dbs conformance conformance-identity bench clean
+.PHONY: install up test test-fast test-dbs conformance conformance-identity bench bench-image guest-image clean
 
 # Idempotent: system packages when missing, the virtualenv, the package.
 install: $(BIN)/monostack
@@ -19,13 +19,13 @@ $(BIN)/monostack: pyproject.toml
 up: install
 	$(BIN)/monostack up $(UP_ARGS)
 
-# Every suite CI runs: unit and end-to-end tests on SQLite, the identity tests
-# again on PostgreSQL and MariaDB, the bus tests on RabbitMQ.
+# Every suite CI runs: unit, end-to-end and QEMU guest tests on SQLite, the
+# identity and image tests again on PostgreSQL and MariaDB, the bus on RabbitMQ.
 test: install
 	scripts/test-services.sh
 	$(BIN)/pytest -q
-	MONOSTACK_TEST_DB=postgresql $(BIN)/pytest -q tests/identity
-	MONOSTACK_TEST_DB=mysql $(BIN)/pytest -q tests/identity
+	MONOSTACK_TEST_DB=postgresql $(BIN)/pytest -q -m "not qemu" tests/identity tests/image tests/e2e/test_cli_image.py
+	MONOSTACK_TEST_DB=mysql $(BIN)/pytest -q -m "not qemu" tests/identity tests/image tests/e2e/test_cli_image.py
 
 test-fast: install
 	$(BIN)/pytest -q -x --ignore=tests/e2e
@@ -41,6 +41,16 @@ conformance-identity: install
 # Benchmarks against the reference implementations from PyPI (slow).
 bench: install
 	$(BIN)/python benchmarks/identity_tokens.py $(BENCH_ARGS)
+
+# Image upload/download throughput (1 GiB) against the raw speed of the same disk.
+bench-image: install
+	$(BIN)/python benchmarks/image_throughput.py $(BENCH_ARGS)
+
+# The guest image (Debian kernel, busybox, dropbear: a BIOS-bootable qcow2 like
+# CirrOS), rebuilt into GUEST_CACHE (default ~/.cache/monostack/guest/).
+guest-image: install
+	scripts/install-guest-build-deps.sh
+	$(BIN)/python -m monostack.image.guest.build --force $(if $(GUEST_CACHE),--cache-dir $(GUEST_CACHE),)
 
 clean:
 	rm -rf $(VENV) .venv-tempest .venv-keystone .pytest_cache

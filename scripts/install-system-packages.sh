@@ -5,6 +5,7 @@ need=()
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 command -v git >/dev/null || need+=(git)
 command -v curl >/dev/null || need+=(curl)
+command -v qemu-img >/dev/null || need+=(qemu-utils)  # the Image service measures virtual sizes with qemu-img
 if [ ${#need[@]} -gt 0 ]; then
     SUDO=$([ "$(id -u)" = 0 ] && echo "" || echo sudo)
     $SUDO apt-get update -qq

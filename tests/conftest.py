@@ -150,9 +150,13 @@ class RunningCloud:
 
 
 def start_cloud(data_dir: pathlib.Path, db_url: str | None = None, extra_env: dict[str, str] | None = None,
-                timeout: float = 60) -> RunningCloud:
+                timeout: float = 60, guest_images: bool = False) -> RunningCloud:
     port = free_port()
-    env = dict(os.environ, PYTHONUNBUFFERED="1", **(extra_env or {}))
+    # Test clouds register the guest images only when a test asks (they appear in image
+    # lists), and share one build per machine.
+    env = dict(os.environ, PYTHONUNBUFFERED="1", MONOSTACK_IMAGE__GUEST_IMAGES=str(guest_images).lower())
+    env.setdefault("MONOSTACK_GUEST_CACHE", str(pathlib.Path.home() / ".cache" / "monostack" / "guest"))
+    env.update(extra_env or {})
     if db_url:
         env["MONOSTACK_DATABASE__CONNECTION"] = db_url
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,7 @@ def _conf(args: argparse.Namespace, **overrides: dict) -> "object":
     from monostack.cloud import default_data_dir
     from monostack.common.config import Config
     import monostack.identity.options  # noqa: F401  (registers options)
+    import monostack.image.options  # noqa: F401
 
     data_dir = pathlib.Path(args.data_dir or os.environ.get("MONOSTACK_DATA_DIR") or default_data_dir())
     defaults: dict[str, dict] = {}
@@ -79,7 +80,8 @@ def cmd_rotate_keys(args: argparse.Namespace) -> int:
 
 
 def cmd_config_sample(args: argparse.Namespace) -> int:
-    import monostack.identity.options  # noqa: F401
+    import monostack.identity.options  # noqa: F401  (every service's options)
+    import monostack.image.options  # noqa: F401
     from monostack.common.config import sample
     print(sample())
     return 0

@@ -103,6 +103,12 @@ class ResourceManager:
             frontier = [c.id for c in children]
         return found
 
+    def admin_project_id(self) -> str | None:
+        """The bootstrap admin project (owner of what the cloud itself registers)."""
+        with self.svc.db.reader() as session:
+            return session.scalar(sa.select(models.Project.id).where(
+                models.Project.name == "admin", models.Project.domain_id == DEFAULT_DOMAIN_ID))
+
     # -- domains -----------------------------------------------------------
     def create_domain(self, ref: dict[str, Any]) -> dict[str, Any]:
         name = ref.get("name")
