@@ -11,6 +11,7 @@ UP_ARGS := $(if $(DATA_DIR),--data-dir $(DATA_DIR),) $(if $(BIND),--bind $(BIND)
 install: $(BIN)/monostack
 $(BIN)/monostack: pyproject.toml
 	scripts/install-system-packages.sh
+	scripts/install-guest-build-deps.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'

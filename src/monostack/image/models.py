@@ -87,3 +87,89 @@ class ImageTask(Base):
     message: orm.Mapped[str] = orm.mapped_column(sa.Text, default="")
     created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(Timestamp)
     updated_at: orm.Mapped[datetime.datetime] = orm.mapped_column(Timestamp)
+
+
+# -- metadata definitions (metadefs) -----------------------------------------------------------
+class MetadefNamespace(Base):
+    __tablename__ = "metadef_namespaces"
+    id: orm.Mapped[str] = orm.mapped_column(sa.String(36), primary_key=True)
+    namespace: orm.Mapped[str] = orm.mapped_column(sa.String(80), unique=True)
+    display_name: orm.Mapped[str | None] = orm.mapped_column(sa.String(80))
+    description: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    visibility: orm.Mapped[str] = orm.mapped_column(sa.String(32), default="private")
+    protected: orm.Mapped[bool] = orm.mapped_column(sa.Boolean, default=False)
+    owner: orm.Mapped[str | None] = orm.mapped_column(sa.String(255), index=True)
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(Timestamp)
+    updated_at: orm.Mapped[datetime.datetime] = orm.mapped_column(Timestamp)
+
+
+class MetadefObject(Base):
+    __tablename__ = "metadef_objects"
+    __table_args__ = (sa.UniqueConstraint("namespace_id", "name"),)
+    id: orm.Mapped[str] = orm.mapped_column(sa.String(36), primary_key=True)
+    namespace_id: orm.Mapped[str] = orm.mapped_column(sa.ForeignKey("metadef_namespaces.id", ondelete="CASCADE"))
+    name: orm.Mapped[str] = orm.mapped_column(sa.String(80))
+    description: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    required: orm.Mapped[str | None] = orm.mapped_column(sa.Text)  # JSON list
+    json_schema: orm.Mapped[str] = orm.mapped_column(sa.Text)  # JSON {property name: schema}
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(Timestamp)
+    updated_at: orm.Mapped[datetime.datetime] = orm.mapped_column(Timestamp)
+
+
+class MetadefProperty(Base):
+    __tablename__ = "metadef_properties"
+    __table_args__ = (sa.UniqueConstraint("namespace_id", "name"),)
+    id: orm.Mapped[str] = orm.mapped_column(sa.String(36), primary_key=True)
+    namespace_id: orm.Mapped[str] = orm.mapped_column(sa.ForeignKey("metadef_namespaces.id", ondelete="CASCADE"))
+    name: orm.Mapped[str] = orm.mapped_column(sa.String(80))
+    json_schema: orm.Mapped[str] = orm.mapped_column(sa.Text)  # JSON: the property's definition
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(Timestamp)
+    updated_at: orm.Mapped[datetime.datetime] = orm.mapped_column(Timestamp)
+
+
+class MetadefTag(Base):
+    __tablename__ = "metadef_tags"
+    __table_args__ = (sa.UniqueConstraint("namespace_id", "name"),)
+    id: orm.Mapped[str] = orm.mapped_column(sa.String(36), primary_key=True)
+    namespace_id: orm.Mapped[str] = orm.mapped_column(sa.ForeignKey("metadef_namespaces.id", ondelete="CASCADE"))
+    name: orm.Mapped[str] = orm.mapped_column(sa.String(80))
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(Timestamp)
+    updated_at: orm.Mapped[datetime.datetime] = orm.mapped_column(Timestamp)
+
+
+class MetadefResourceType(Base):
+    __tablename__ = "metadef_resource_types"
+    id: orm.Mapped[str] = orm.mapped_column(sa.String(36), primary_key=True)
+    name: orm.Mapped[str] = orm.mapped_column(sa.String(80), unique=True)
+    protected: orm.Mapped[bool] = orm.mapped_column(sa.Boolean, default=False)
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(Timestamp)
+    updated_at: orm.Mapped[datetime.datetime] = orm.mapped_column(Timestamp)
+
+
+class MetadefResourceTypeAssociation(Base):
+    __tablename__ = "metadef_namespace_resource_types"
+    namespace_id: orm.Mapped[str] = orm.mapped_column(sa.ForeignKey("metadef_namespaces.id", ondelete="CASCADE"),
+                                                      primary_key=True)
+    resource_type_id: orm.Mapped[str] = orm.mapped_column(
+        sa.ForeignKey("metadef_resource_types.id", ondelete="CASCADE"), primary_key=True)
+    prefix: orm.Mapped[str | None] = orm.mapped_column(sa.String(80))
+    properties_target: orm.Mapped[str | None] = orm.mapped_column(sa.String(80))
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(Timestamp)
+    updated_at: orm.Mapped[datetime.datetime] = orm.mapped_column(Timestamp)
+
+
+class LegacyTask(Base):
+    """A task of Glance's legacy tasks API (`POST /v2/tasks`, type `import`): it creates an image
+    and imports it from a URL (web-download); `image_id` is set once the image exists."""
+    __tablename__ = "image_legacy_tasks"
+    id: orm.Mapped[str] = orm.mapped_column(sa.String(36), primary_key=True)
+    type: orm.Mapped[str] = orm.mapped_column(sa.String(30))
+    status: orm.Mapped[str] = orm.mapped_column(sa.String(30))
+    owner: orm.Mapped[str | None] = orm.mapped_column(sa.String(255), index=True)
+    image_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(36))
+    input: orm.Mapped[str] = orm.mapped_column(sa.Text)
+    result: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    message: orm.Mapped[str] = orm.mapped_column(sa.Text, default="")
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(Timestamp, index=True)
+    updated_at: orm.Mapped[datetime.datetime] = orm.mapped_column(Timestamp)
+    expires_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(Timestamp)

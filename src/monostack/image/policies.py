@@ -52,3 +52,23 @@ _RULES = {
 }
 
 RULES = [RuleDefault(name, check) for name, check in _RULES.items()]
+
+# Metadata definitions (Glance's defaults: anyone reads what the namespace visibility lets them see;
+# admin writes), and the legacy tasks API (admin only).
+METADEF_READ = ""
+_METADEF_RULES = {
+    "get_metadef_namespace": METADEF_READ, "get_metadef_namespaces": METADEF_READ,
+    "modify_metadef_namespace": ADMIN, "add_metadef_namespace": ADMIN, "delete_metadef_namespace": ADMIN,
+    "get_metadef_object": METADEF_READ, "get_metadef_objects": METADEF_READ,
+    "modify_metadef_object": ADMIN, "add_metadef_object": ADMIN, "delete_metadef_object": ADMIN,
+    "list_metadef_resource_types": METADEF_READ, "get_metadef_resource_type": METADEF_READ,
+    "add_metadef_resource_type_association": ADMIN, "remove_metadef_resource_type_association": ADMIN,
+    "get_metadef_property": METADEF_READ, "get_metadef_properties": METADEF_READ,
+    "modify_metadef_property": ADMIN, "add_metadef_property": ADMIN, "remove_metadef_property": ADMIN,
+    "get_metadef_tag": METADEF_READ, "get_metadef_tags": METADEF_READ,
+    "modify_metadef_tag": ADMIN, "add_metadef_tag": ADMIN, "add_metadef_tags": ADMIN,
+    "delete_metadef_tag": ADMIN, "delete_metadef_tags": ADMIN,
+}
+RULES += [RuleDefault(name, check) for name, check in _METADEF_RULES.items()]
+RULES += [RuleDefault(name, check) for name, check in {
+    "tasks_api_access": ADMIN, "add_task": ADMIN, "get_task": ADMIN, "get_tasks": ADMIN}.items()]

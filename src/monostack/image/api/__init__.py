@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Scope
 
 from monostack.common import errors
 from monostack.common.http import JSONResponse, base_url, create_app
-from monostack.image.api import images
+from monostack.image.api import images, metadefs, tasks
 from monostack.image.service import ImageService
 
 # (version, status): Glance's list for a cloud with the interoperable import and stores info.
@@ -67,4 +67,6 @@ def build(svc: ImageService, validator: Any, *, max_body_size: int, identity_uri
         return JSONResponse(versions_document(request), status_code=300)
 
     app.include_router(images.router)
+    app.include_router(metadefs.router)
+    app.include_router(tasks.router)
     return app, asgi
