@@ -15,9 +15,9 @@ import threading
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from monostack.common import context as context_mod
 from monostack.common.config import Config
 from monostack.common.db import Database
+from monostack.common.notify import notify_soon
 from monostack.common.policy import Policy
 from monostack.identity import options  # noqa: F401  (registers the [identity] options)
 from monostack.identity.fernet import KeyRepository
@@ -96,27 +96,4 @@ class IdentityService:
         await self.bus.subscribe(on_change, event_types="identity.*")
 
     def notify(self, event_type: str, payload: dict[str, Any]) -> None:
-        """Emit a notification from a worker thread or the loop, without waiting."""
-        if self.bus is None or self.loop is None or self.loop.is_closed():
-            return
-        ctx = context_mod.current()
-        ctx_dict = ctx.to_dict() if ctx else None
-        coro = self.bus.notify(event_type, payload, ctx_dict, publisher_id="identity")
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is self.loop:
-            task = self.loop.create_task(coro)
-            task.add_done_callback(_log_failure)
-        else:
-            future = asyncio.run_coroutine_threadsafe(coro, self.loop)
-            future.add_done_callback(_log_failure)
-
-
-def _log_failure(future: Any) -> None:
-    if future.cancelled():
-        return
-    exc = future.exception()
-    if exc is not None:
-        LOG.warning("could not send notification: %s", exc)
+        notify_soon(self.bus, self.loop, event_type, payload, publisher_id="identity")
