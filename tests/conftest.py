@@ -186,19 +186,26 @@ def stop_cloud(cloud: RunningCloud) -> int:
         raise
 
 
-@pytest.fixture(scope="session")
-def cloud(tmp_path_factory: pytest.TempPathFactory, db_backend: str) -> Iterator[RunningCloud]:
-    """One cloud for the whole test session (each test makes its own resources)."""
-    name = None
-    url = None
+def own_cloud(tmp_path_factory: pytest.TempPathFactory, db_backend: str, prefix: str = "cloud",
+              extra_env: dict[str, str] | None = None) -> Iterator[RunningCloud]:
+    """A cloud of the caller's own, on the selected database backend (its database dropped after)."""
+    name = url = None
     if db_backend != "sqlite":
         name = f"monostack_test_{uuid.uuid4().hex[:12]}"
         url = _server_url(db_backend, name)
-    running = start_cloud(tmp_path_factory.mktemp("cloud"), url)
-    yield running
-    stop_cloud(running)
-    if name:
-        _drop(db_backend, name)
+    running = start_cloud(tmp_path_factory.mktemp(prefix), url, extra_env=extra_env)
+    try:
+        yield running
+    finally:
+        stop_cloud(running)
+        if name:
+            _drop(db_backend, name)
+
+
+@pytest.fixture(scope="session")
+def cloud(tmp_path_factory: pytest.TempPathFactory, db_backend: str) -> Iterator[RunningCloud]:
+    """One cloud for the whole test session (each test makes its own resources)."""
+    yield from own_cloud(tmp_path_factory, db_backend)
 
 
 @pytest.fixture(scope="session")

@@ -8,27 +8,16 @@ would disturb the other test files sharing the session `cloud`.
 
 from __future__ import annotations
 
-import uuid
 from typing import Iterator
 
 import httpx
 import pytest
 
-from tests.conftest import RunningCloud, _drop, _server_url, start_cloud, stop_cloud
+from tests.conftest import RunningCloud, own_cloud
 
 
 def _start_private(tmp_path_factory: pytest.TempPathFactory, db_backend: str) -> Iterator[RunningCloud]:
-    name = url = None
-    if db_backend != "sqlite":
-        name = f"monostack_test_{uuid.uuid4().hex[:12]}"
-        url = _server_url(db_backend, name)
-    running = start_cloud(tmp_path_factory.mktemp("private-cloud"), url)
-    try:
-        yield running
-    finally:
-        stop_cloud(running)
-        if name:
-            _drop(db_backend, name)
+    yield from own_cloud(tmp_path_factory, db_backend, "private-cloud")
 
 
 @pytest.fixture(scope="module")
