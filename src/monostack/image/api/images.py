@@ -8,7 +8,9 @@ a time.
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
 import urllib.parse
 from typing import Any, AsyncIterator, Iterator
 
@@ -209,16 +211,34 @@ async def download(request: Request, image_id: str, ctx: RequestContext = Depend
 
 
 async def _chunks(data: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """The data, reading the next chunk in a worker thread while this one is sent: the disk and
+    the socket work at the same time, and at most two chunks are held."""
+    lock = threading.Lock()  # a read may still run when the response ends: close after it
+
+    def read() -> bytes | None:
+        with lock:
+            return next(data, None)
+
+    def close() -> None:
+        with lock:
+            closer = getattr(data, "close", None)
+            if closer is not None:
+                closer()
+
+    ahead: asyncio.Future | None = None
     try:
+        ahead = asyncio.ensure_future(run_blocking(read))
         while True:
-            chunk = await run_blocking(next, data, None)
+            chunk = await ahead
+            ahead = None
             if chunk is None:
                 return
+            ahead = asyncio.ensure_future(run_blocking(read))
             yield chunk
     finally:
-        close = getattr(data, "close", None)
-        if close is not None:
-            await run_blocking(close)
+        if ahead is not None:  # its outcome no longer matters
+            ahead.add_done_callback(lambda future: future.cancelled() or future.exception())
+        await run_blocking(close)
 
 
 # -- import ------------------------------------------------------------------------------------
