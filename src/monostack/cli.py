@@ -38,18 +38,13 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    import httpx
+    import asyncio
 
     from monostack.cloud import Cloud
     cloud = Cloud(_conf(args))  # type: ignore[arg-type]
-    host = "127.0.0.1" if cloud.host in ("0.0.0.0", "::") else cloud.host
-    base = f"http://{'[' + host + ']' if ':' in host else host}:{cloud.port}"
     rows, healthy = [], True
     for entry in cloud.catalog_entries():
-        try:
-            ok = httpx.get(f"{base}{entry.path}/healthcheck", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            ok = False
+        ok = asyncio.run(cloud.answers(entry))
         healthy &= ok
         rows.append((entry.name, entry.type, cloud.host, "up" if ok else "down"))
     width = max(len(r[0]) for r in rows)

@@ -154,12 +154,15 @@ class Cloud:
             routes += [Mount(entry.path, app=service_app) for entry in plugin.catalog]
         return Starlette(routes=routes)
 
-    async def wait_until_answering(self, timeout: float = 30.0) -> None:
-        """Each service's healthcheck answers 200 (a raw request: no HTTP client to import)."""
+    async def answers(self, entry: CatalogEntry) -> bool:
+        """The service's healthcheck answers 200 (a raw request: no HTTP client to import)."""
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return await _answers(host, self.port, f"{entry.path}/healthcheck")
+
+    async def wait_until_answering(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         for entry in self.catalog_entries():
-            while not await _answers(host, self.port, f"{entry.path}/healthcheck"):
+            while not await self.answers(entry):
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{entry.type} did not answer within {timeout} s")
                 await asyncio.sleep(0.02)
