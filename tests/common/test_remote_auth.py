@@ -28,7 +28,7 @@ async def test_valid_token_fills_the_context(cloud, validator):
 async def test_garbage_is_refused_locally(cloud, validator):
     with pytest.raises(errors.Unauthorized):
         await validator.authenticate("gAAAAAnot-a-token", RequestContext())
-    assert validator._service_token is None  # never needed to ask Identity
+    assert validator._service._token is None  # never needed to ask Identity
 
 
 async def test_revocation_shows_after_invalidation(cloud, validator, admin_token):

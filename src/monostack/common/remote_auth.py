@@ -12,7 +12,6 @@ caches the answer.  Two things make it cheaper than that:
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import datetime as dt
 import logging
@@ -24,6 +23,7 @@ import httpx
 from monostack.common import errors
 from monostack.common.auth import fill_context
 from monostack.common.context import RequestContext
+from monostack.common.service_auth import ServiceAuth, epoch
 
 LOG = logging.getLogger(__name__)
 
@@ -33,17 +33,14 @@ class RemoteValidator:
                  user_domain_id: str = "default", project_domain_id: str = "default",
                  key_repository: Any = None, cache_time: float = 300.0, cache_size: int = 10000):
         self.identity_url = identity_url.rstrip("/")
-        self._auth = {"identity": {"methods": ["password"], "password": {"user": {
-            "name": username, "domain": {"id": user_domain_id}, "password": password}}},
-            "scope": {"project": {"name": project_name, "domain": {"id": project_domain_id}}}}
         self.keys = key_repository
         self.cache_time = cache_time
         self.cache_size = cache_size
         self._cache: collections.OrderedDict[str, tuple[float, dict[str, Any]]] = collections.OrderedDict()
         self._client = httpx.AsyncClient(timeout=30)
-        self._service_token: str | None = None
-        self._service_expires = 0.0
-        self._lock = asyncio.Lock()
+        self._service = ServiceAuth(identity_url, username=username, password=password, project_name=project_name,
+                                    user_domain_id=user_domain_id, project_domain_id=project_domain_id,
+                                    client=self._client)
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -53,16 +50,7 @@ class RemoteValidator:
         self._cache.clear()
 
     async def _token(self, refresh: bool = False) -> str:
-        async with self._lock:
-            if refresh or self._service_token is None or time.time() > self._service_expires - 60:
-                response = await self._client.post(f"{self.identity_url}/v3/auth/tokens?nocatalog",
-                                                   json={"auth": self._auth})
-                if response.status_code != 201:
-                    raise errors.ServiceUnavailable("This service cannot authenticate to Identity.")
-                self._service_token = response.headers["x-subject-token"]
-                expires = response.json()["token"]["expires_at"]
-                self._service_expires = _epoch(expires)
-            return self._service_token
+        return await self._service.token(refresh)
 
     def _locally_invalid(self, token: str) -> bool:
         if self.keys is None:
@@ -78,7 +66,7 @@ class RemoteValidator:
     async def validated(self, token: str) -> dict[str, Any]:
         now = time.monotonic()
         hit = self._cache.get(token)
-        if hit is not None and hit[0] > now and _epoch(hit[1]["expires_at"]) > time.time():
+        if hit is not None and hit[0] > now and epoch(hit[1]["expires_at"]) > time.time():
             return hit[1]
         if not token or len(token) > 1024 or self._locally_invalid(token):
             raise errors.Unauthorized("The request you have made requires authentication.")
@@ -102,5 +90,3 @@ class RemoteValidator:
         fill_context(ctx, await self.validated(token), token)
 
 
-def _epoch(timestamp: str) -> float:
-    return dt.datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
