@@ -1,0 +1,355 @@
+"""The compute agent of one host: it makes the guests of its servers real.
+
+Started by the Compute plugin (or alone on a compute-only host), it
+  - reports its host's resources to Placement and the database, and a
+    heartbeat every [compute] heartbeat_interval seconds;
+  - serves the bus topic "compute" under its host name: the conductor and
+    the API cast work to it (build, reboot, pause, ...; see `Endpoint`);
+  - syncs power states every [compute] sync_power_state_interval seconds;
+  - at start, reconciles: guests without a server are destroyed, servers
+    left mid-task are repaired (states.RECOVERY), allocations of servers no
+    longer on this host are removed.
+
+Every action runs as: driver call(s), then one `servers.finish` with the
+vm_state/task_state/power_state the state machine names; a failure becomes
+a fault on the server and an error event on its instance action.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import pathlib
+import traceback
+from typing import TYPE_CHECKING, Any
+
+from monostack.common.context import RequestContext, use_context
+from monostack.compute import states
+from monostack.compute.drivers.base import Driver, GuestSpec, PowerState
+from monostack.compute.service import utcnow
+
+if TYPE_CHECKING:
+    from monostack.compute.image_api import ImageAPI
+    from monostack.compute.network_api import NetworkAPI
+    from monostack.compute.service import ComputeService
+
+LOG = logging.getLogger(__name__)
+BINARY = "nova-compute"
+
+
+def guest_name(instance_id: int) -> str:
+    return f"instance-{instance_id:08x}"
+
+
+class ComputeAgent:
+    def __init__(self, svc: "ComputeService", driver: Driver, *, host: str, placement: Any, images: "ImageAPI",
+                 network: "NetworkAPI", bus: Any, metadata: Any = None):
+        self.svc = svc
+        self.driver = driver
+        self.host = host
+        self.placement = placement
+        self.images = images
+        self.network = network
+        self.bus = bus
+        self.metadata = metadata  # builds config drives (monostack.compute.metadata)
+        self.node_uuid: str | None = None
+        self.node_name: str | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._busy: dict[str, asyncio.Lock] = {}
+
+    # -- start and stop -------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.driver.init_host()
+        await asyncio.to_thread(self.svc.hosts.report, self.host, BINARY, "compute")
+        await self.update_resources()
+        await self.reconcile()
+        await self.bus.serve("compute", Endpoint(self), server=self.host)
+        conf = self.svc.conf.compute
+        self._tasks = [asyncio.create_task(self._every(conf.heartbeat_interval, self._heartbeat)),
+                       asyncio.create_task(self._every(conf.resource_update_interval, self.update_resources))]
+        if conf.sync_power_state_interval > 0:
+            self._tasks.append(asyncio.create_task(self._every(conf.sync_power_state_interval,
+                                                               self.sync_power_states)))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _every(self, seconds: float, job: Any) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await job()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                LOG.exception("periodic task %s failed", getattr(job, "__name__", job))
+
+    async def _heartbeat(self) -> None:
+        await asyncio.to_thread(self.svc.hosts.report, self.host, BINARY, "compute")
+
+    async def update_resources(self) -> None:
+        """The host's inventory to the database and to Placement (with the allocation ratios)."""
+        resources = await self.driver.host_resources()
+        data = {"hostname": resources.hostname, "vcpus": resources.vcpus, "memory_mb": resources.memory_mb,
+                "disk_gb": resources.disk_gb, "hypervisor_type": resources.hypervisor_type,
+                "hypervisor_version": resources.hypervisor_version, "cpu_info": resources.cpu_info}
+        self.node_name = resources.hostname
+        self.node_uuid = await asyncio.to_thread(self.svc.hosts.update_node, self.host, data)
+        conf = self.svc.conf.compute
+        await self.placement.ensure_provider(self.node_uuid, resources.hostname)
+        await self.placement.set_inventory(self.node_uuid, {
+            "VCPU": {"total": resources.vcpus, "reserved": conf.reserved_host_cpus, "min_unit": 1,
+                     "max_unit": resources.vcpus, "step_size": 1, "allocation_ratio": conf.cpu_allocation_ratio},
+            "MEMORY_MB": {"total": resources.memory_mb, "reserved": conf.reserved_host_memory_mb, "min_unit": 1,
+                          "max_unit": resources.memory_mb, "step_size": 1,
+                          "allocation_ratio": conf.ram_allocation_ratio},
+            "DISK_GB": {"total": max(resources.disk_gb, 1), "reserved": conf.reserved_host_disk_mb // 1024,
+                        "min_unit": 1, "max_unit": max(resources.disk_gb, 1), "step_size": 1,
+                        "allocation_ratio": conf.disk_allocation_ratio},
+        })
+        traits = ["COMPUTE_NET_ATTACH_INTERFACE", "COMPUTE_VOLUME_ATTACH_WITH_TAG", "COMPUTE_VOLUME_EXTEND",
+                  "HW_ARCH_X86_64", "COMPUTE_DEVICE_TAGGING", "COMPUTE_NODE"]
+        if resources.accelerator == "kvm":
+            traits.append("COMPUTE_ACCELERATORS")
+        try:
+            await self.placement.set_traits(self.node_uuid, traits)
+        except Exception:  # unknown standard traits on an older Placement must not stop the agent
+            LOG.debug("could not set traits", exc_info=True)
+
+    # -- reconcile (start-up) ------------------------------------------------------------------
+    async def reconcile(self) -> None:
+        """After a crash or restart: make the guests, the database and Placement agree."""
+        guests = {g.uuid: g for g in await self.driver.list_guests()}
+        servers = {row.uuid: row for row in await asyncio.to_thread(self.svc.servers.on_host, self.host)}
+        for uuid in set(guests) - set(servers):
+            row = await asyncio.to_thread(self.svc.servers.by_uuid, uuid)
+            LOG.warning("destroying guest %s: %s", uuid, "its server was deleted" if row else "no such server")
+            await self.driver.destroy(uuid)
+            if row is not None and row.deleted:
+                await self.placement.delete_allocations(uuid)
+        for uuid, row in servers.items():
+            guest = guests.get(uuid)
+            power = guest.power_state if guest is not None else PowerState.NOSTATE
+            try:
+                await self._recover(row, power, guest is not None)
+            except Exception:
+                LOG.exception("could not recover server %s", uuid)
+
+    async def _recover(self, row: Any, power: PowerState, exists: bool) -> None:
+        task = row.task_state
+        if row.vm_state == states.BUILDING or task in (states.SCHEDULING, states.NETWORKING,
+                                                        states.BLOCK_DEVICE_MAPPING, states.SPAWNING):
+            await self.driver.destroy(row.uuid)
+            await asyncio.to_thread(self.svc.servers.set_error, row.uuid,
+                                    "The build was interrupted: the compute agent restarted during it.",
+                                    host=self.host)
+            return
+        if task is not None:
+            recovery = states.RECOVERY.get(task, "clear")
+            if recovery == "retry" and task == states.DELETING:
+                await self.delete(row.uuid)
+                return
+            if recovery == "retry" and task in (states.REBOOTING, states.REBOOTING_HARD, states.POWERING_ON):
+                await asyncio.to_thread(self.svc.servers.finish, row.uuid, task_state=None)
+                await self.run(row.uuid, "reboot_hard" if task != states.POWERING_ON else "start",
+                               RequestContext.service())
+                return
+            if recovery == "retry" and task == states.POWERING_OFF:
+                await asyncio.to_thread(self.svc.servers.finish, row.uuid, task_state=None)
+                await self.run(row.uuid, "stop", RequestContext.service())
+                return
+            if recovery == "error":
+                await asyncio.to_thread(self.svc.servers.set_error, row.uuid,
+                                        f"The task {task} was interrupted: the compute agent restarted.",
+                                        host=self.host)
+                return
+            vm_state = row.vm_state
+            if vm_state in (states.ACTIVE, states.PAUSED, states.SUSPENDED, states.STOPPED):
+                vm_state = states.VM_STATE_FOR_POWER.get(int(power), states.STOPPED)
+            await asyncio.to_thread(self.svc.servers.finish, row.uuid, task_state=None, vm_state=vm_state,
+                                    power_state=int(power))
+            return
+        await asyncio.to_thread(self.svc.servers.finish, row.uuid, power_state=int(power))
+
+    async def sync_power_states(self) -> None:
+        """Nova's _sync_power_states: a guest that stopped on its own makes its server SHUTOFF."""
+        guests = {g.uuid: g for g in await self.driver.list_guests()}
+        for row in await asyncio.to_thread(self.svc.servers.on_host, self.host):
+            if row.task_state is not None or self._busy.get(row.uuid, asyncio.Lock()).locked():
+                continue
+            guest = guests.get(row.uuid)
+            power = guest.power_state if guest else PowerState.NOSTATE
+            if power == row.power_state:
+                continue
+            changes: dict[str, Any] = {"power_state": int(power)}
+            if row.vm_state == states.ACTIVE and power in (PowerState.SHUTDOWN, PowerState.NOSTATE,
+                                                            PowerState.CRASHED):
+                changes["vm_state"] = states.STOPPED
+            await asyncio.to_thread(self.svc.servers.finish, row.uuid, expected_task=None, **changes)
+
+    # -- the guest of a server ------------------------------------------------------------------
+    async def spec(self, row: Any, flavor: dict[str, Any] | None = None) -> GuestSpec:
+        flavor = flavor or row.flavor
+        image_path, image_format = None, "qcow2"
+        if row.image_ref and row.image_meta:
+            image_path = await self.images.cached(row.image_meta)
+            image_format = row.image_meta.get("disk_format") or "qcow2"
+            if image_format not in ("qcow2", "raw"):
+                image_format = "raw"
+        config_drive = self.driver.instance_dir(row.uuid) / "disk.config"
+        return GuestSpec(uuid=row.uuid, name=guest_name(row.id), vcpus=flavor["vcpus"], memory_mb=flavor["ram"],
+                         root_gb=flavor["disk"], ephemeral_gb=flavor.get("ephemeral", 0),
+                         swap_mb=flavor.get("swap", 0) or 0, image_path=image_path, image_format=image_format,
+                         config_drive=config_drive if config_drive.exists() else None,
+                         nics=self.network.nics(row.network_info or []),
+                         hw_properties=(row.image_meta or {}).get("properties") or {})
+
+    def wants_config_drive(self, row: Any) -> bool:
+        return bool(row.config_drive or self.svc.conf.compute.force_config_drive
+                    or not self.network.has_networking)
+
+    async def build(self, instance_uuid: str, ctx: RequestContext) -> None:
+        """networking -> block_device_mapping -> spawning -> ACTIVE; a failure asks the conductor to reschedule."""
+        row = await asyncio.to_thread(self.svc.servers.by_uuid, instance_uuid)
+        if row is None or row.deleted or row.host != self.host:
+            return
+        await asyncio.to_thread(self.svc.actions.event, row.uuid, ctx.request_id, "compute_build_and_run_instance",
+                                host=self.host, start=True)
+        try:
+            row = await self._step(row, states.SCHEDULING, states.NETWORKING)
+            network_info = await self.network.allocate(row)
+            row = await self._step(row, states.NETWORKING, states.BLOCK_DEVICE_MAPPING, network_info=network_info)
+            row = await self._step(row, states.BLOCK_DEVICE_MAPPING, states.SPAWNING)
+            if self.wants_config_drive(row) and self.metadata is not None:
+                await self.metadata.build_config_drive(row, self.driver.instance_dir(row.uuid) / "disk.config")
+            spec = await self.spec(row)
+            await self.driver.spawn(spec)
+        except _Gone:
+            await self.driver.destroy(instance_uuid)
+            return
+        except Exception as err:
+            LOG.exception("build of %s failed on %s", instance_uuid, self.host)
+            await self.driver.destroy(instance_uuid)
+            await self.network.deallocate(row)
+            await asyncio.to_thread(self.svc.actions.event, row.uuid, ctx.request_id,
+                                    "compute_build_and_run_instance", host=self.host, error=err)
+            await self.bus.cast("conductor", "reschedule", ctx, instance_uuid=instance_uuid, failed_host=self.host,
+                                reason=str(err) or type(err).__name__)
+            return
+        done = await asyncio.to_thread(self.svc.servers.finish, instance_uuid, expected_task=states.SPAWNING,
+                                       vm_state=states.ACTIVE, task_state=None, power_state=states.RUNNING,
+                                       launched_at=utcnow(), progress=100)
+        await asyncio.to_thread(self.svc.actions.event, instance_uuid, ctx.request_id,
+                                "compute_build_and_run_instance", host=self.host)
+        if done is None:  # deleted while spawning: the delete finds no guest, so clean up here
+            await self.driver.destroy(instance_uuid)
+            await self.placement.delete_allocations(instance_uuid)
+            return
+        await asyncio.to_thread(self.svc.hosts.refresh_usage, self.node_name or self.host)
+        self.svc.notify("compute.instance.create.end", {"instance_id": instance_uuid, "host": self.host,
+                                                        "state": states.ACTIVE})
+
+    async def _step(self, row: Any, current: str, following: str, **changes: Any) -> Any:
+        updated = await asyncio.to_thread(self.svc.servers.finish, row.uuid, expected_task=current,
+                                          task_state=following, **changes)
+        if updated is None:
+            raise _Gone()
+        return updated
+
+    async def delete(self, instance_uuid: str) -> None:
+        row = await asyncio.to_thread(self.svc.servers.by_uuid, instance_uuid)
+        await self.driver.destroy(instance_uuid)
+        if row is not None:
+            await self.network.deallocate(row)
+        await self.placement.delete_allocations(instance_uuid)
+        await asyncio.to_thread(self.svc.servers.mark_deleted, instance_uuid)
+        await asyncio.to_thread(self.svc.hosts.refresh_usage, self.node_name or self.host)
+        self.svc.notify("compute.instance.delete.end", {"instance_id": instance_uuid, "host": self.host})
+
+    # -- actions ----------------------------------------------------------------------------------
+    async def run(self, instance_uuid: str, action_name: str, ctx: RequestContext, **kwargs: Any) -> None:
+        """Perform an action the API began (task_state already set), one at a time per server."""
+        from monostack.compute import agent_actions
+
+        lock = self._busy.setdefault(instance_uuid, asyncio.Lock())
+        async with lock:
+            row = await asyncio.to_thread(self.svc.servers.by_uuid, instance_uuid)
+            if row is None or row.deleted:
+                return
+            action = states.ACTIONS[action_name]
+            event = f"compute_{action_name}_instance"
+            await asyncio.to_thread(self.svc.actions.event, instance_uuid, ctx.request_id, event,
+                                    host=self.host, start=True)
+            try:
+                changes = await getattr(agent_actions, action_name)(self, row, ctx, **kwargs) or {}
+            except Exception as err:
+                LOG.exception("%s of %s failed", action_name, instance_uuid)
+                power = await self._power(instance_uuid)
+                vm_state = row.vm_state
+                if action_name in ("resize", "migrate", "rescue", "unrescue", "rebuild", "unshelve"):
+                    vm_state = states.ERROR
+                await asyncio.to_thread(self.svc.servers.add_fault, instance_uuid, str(err) or type(err).__name__,
+                                        details="".join(traceback.format_exception(err))[-20000:], host=self.host)
+                await asyncio.to_thread(self.svc.servers.finish, instance_uuid, task_state=None, vm_state=vm_state,
+                                        power_state=int(power))
+                await asyncio.to_thread(self.svc.actions.event, instance_uuid, ctx.request_id, event,
+                                        host=self.host, error=err)
+                return
+            if action.done is not None and "vm_state" not in changes:
+                changes["vm_state"] = action.done
+            if "power_state" not in changes:
+                changes["power_state"] = int(await self._power(instance_uuid))
+            await asyncio.to_thread(self.svc.servers.finish, instance_uuid, task_state=None, **changes)
+            await asyncio.to_thread(self.svc.actions.event, instance_uuid, ctx.request_id, event, host=self.host)
+            self.svc.notify(f"compute.instance.{action_name}.end", {"instance_id": instance_uuid, "host": self.host})
+
+    async def _power(self, uuid: str) -> PowerState:
+        try:
+            return await self.driver.power_state(uuid)
+        except Exception:
+            return PowerState.NOSTATE
+
+    def instance_dir(self, uuid: str) -> pathlib.Path:
+        return self.driver.instance_dir(uuid)
+
+
+class _Gone(Exception):
+    """The server was deleted (or its task replaced) while the agent worked on it."""
+
+
+class Endpoint:
+    """What the agent serves on the bus (topic "compute", server = its host)."""
+
+    def __init__(self, agent: ComputeAgent):
+        self.agent = agent
+
+    def _spawn(self, coro: Any) -> None:
+        ctx_task = asyncio.get_running_loop().create_task(coro)
+        self.agent._tasks.append(ctx_task)
+        ctx_task.add_done_callback(lambda t: t in self.agent._tasks and self.agent._tasks.remove(t))
+
+    async def build(self, instance_uuid: str, context: RequestContext | None = None) -> None:
+        ctx = context or RequestContext.service()
+        self._spawn(self._in(ctx, self.agent.build(instance_uuid, ctx)))
+
+    async def delete(self, instance_uuid: str, context: RequestContext | None = None) -> None:
+        ctx = context or RequestContext.service()
+        self._spawn(self._in(ctx, self.agent.delete(instance_uuid)))
+
+    async def action(self, instance_uuid: str, action: str, args: dict[str, Any] | None = None,
+                     context: RequestContext | None = None) -> None:
+        ctx = context or RequestContext.service()
+        self._spawn(self._in(ctx, self.agent.run(instance_uuid, action, ctx, **(args or {}))))
+
+    async def console_output(self, instance_uuid: str, length: int | None = None) -> str:
+        return await self.agent.driver.console_output(instance_uuid, length)
+
+    async def diagnostics(self, instance_uuid: str) -> dict[str, Any]:
+        return await self.agent.driver.diagnostics(instance_uuid)
+
+    @staticmethod
+    async def _in(ctx: RequestContext, coro: Any) -> None:
+        with use_context(ctx):
+            await coro

@@ -1,0 +1,112 @@
+"""The Compute API (Nova v2.1 with microversions): version discovery, then the routes.
+
+Errors are Nova's bodies: `{"itemNotFound": {"code": 404, "message": "..."}}`.
+Every /v2.1 request negotiates a microversion first (MicroversionLayer): 406
+for one we do not serve; the response names the version used.  Handlers read
+it with `common.version(request)`.  Each module of this package is one
+family of routes (servers, actions, flavors, ...), registered in ROUTERS.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from typing import Any
+
+from fastapi import FastAPI, Request
+from starlette.routing import get_route_path
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from monostack.common import errors
+from monostack.common.http import JSONResponse, base_url, create_app, error_response, nova_error
+from monostack.compute.api.common import MICROVERSIONS
+
+# Route modules, in the order their paths must match (static paths before /servers/{id}).
+ROUTERS = ["servers", "server_actions", "flavors", "keypairs", "quotas", "limits", "availability_zones",
+           "aggregates", "os_services", "hypervisors", "server_groups", "usage", "migrations",
+           "instance_actions", "server_metadata", "server_tags", "consoles", "interfaces", "volume_attachments",
+           "extensions"]
+
+
+def _version_v21(request: Request) -> dict[str, Any]:
+    return {"id": "v2.1", "status": "CURRENT", "version": str(MICROVERSIONS.maximum),
+            "min_version": str(MICROVERSIONS.minimum), "updated": "2013-07-23T11:33:21Z",
+            "links": [{"rel": "self", "href": f"{base_url(request)}/v2.1/"}],
+            "media-types": [{"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2.1"}]}
+
+
+_PROJECT_IN_PATH = re.compile(r"^/v2\.1/(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+                              r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?=/|$)")
+
+
+class MicroversionLayer:
+    """Negotiates the microversion of /v2.1 requests and names it in the response."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # The path below the mount point (/compute in the all-in-one).
+        path = get_route_path(scope)
+        if not (path.startswith("/v2.1/") or path.startswith("/v2/")):
+            await self.app(scope, receive, send)
+            return
+        # Nova's URLs may name the project: /v2.1/{project_id}/servers is /v2.1/servers.
+        project = _PROJECT_IN_PATH.match(path)
+        if project:
+            scope = dict(scope, path=scope.get("root_path", "") + "/v2.1" + (path[project.end():] or "/"))
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        try:
+            version = MICROVERSIONS.negotiate(headers)
+        except errors.APIError as err:
+            await error_response(err, nova_error)(scope, receive, send)
+            return
+        scope.setdefault("state", {})["microversion"] = version
+        extra = [(k.encode(), v.encode()) for k, v in MICROVERSIONS.response_headers(version).items()]
+
+        async def send_with_version(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + extra
+            await send(message)
+
+        await self.app(scope, receive, send_with_version)
+
+
+def build(svc: Any, validator: Any, *, max_body_size: int, identity_uri: str = "") -> tuple[FastAPI, ASGIApp]:
+    app, asgi = create_app("compute", error_format=nova_error, title="Monostack Compute (Nova v2.1)",
+                           version=str(MICROVERSIONS.maximum), max_body_size=max_body_size)
+    app.state.compute = svc
+    app.state.validator = validator
+    app.state.identity_uri = identity_uri
+
+    @app.get("/", include_in_schema=False)
+    async def versions(request: Request) -> JSONResponse:
+        return JSONResponse({"versions": [_version_v21(request)]})
+
+    @app.get("/v2.1", include_in_schema=False)
+    @app.get("/v2.1/", include_in_schema=False)
+    async def version_v21(request: Request) -> JSONResponse:
+        return JSONResponse({"version": _version_v21(request)})
+
+    for name in ROUTERS:
+        try:
+            module = importlib.import_module(f"monostack.compute.api.{name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"monostack.compute.api.{name}":
+                raise
+            continue  # a family not built yet
+        app.include_router(module.router)
+    # The middleware stack wraps this layer, so even a 406 carries the request id.
+    app.add_middleware(_Wrap, inner=MicroversionLayer)
+    return app, asgi
+
+
+class _Wrap:
+    def __init__(self, app: ASGIApp, inner: type) -> None:
+        self.app = inner(app)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)

@@ -1,0 +1,232 @@
+"""The seam between the compute agent and a hypervisor.
+
+The agent (monostack.compute.agent) owns the server lifecycle and the
+database; a driver only makes a guest on this host look the way the agent
+asks, and reports what it sees.  Every method is async and must not block the
+event loop (subprocesses through asyncio, disk work in threads).
+
+A driver keeps everything of one guest under `instance_dir(uuid)`
+(`<state_dir>/instances/<uuid>/`): the root disk overlay, the config drive,
+the console log, the QMP socket, the pid file.  That directory is the
+driver's truth about which guests exist on the host (`list_guests`), so the
+agent can reconcile after a crash.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import pathlib
+from typing import Any, AsyncIterator
+
+
+class PowerState(enum.IntEnum):
+    """Nova's power_state values (the API shows the number as OS-EXT-STS:power_state)."""
+
+    NOSTATE = 0
+    RUNNING = 1
+    PAUSED = 3
+    SHUTDOWN = 4
+    CRASHED = 6
+    SUSPENDED = 7
+
+
+@dataclasses.dataclass
+class Nic:
+    """One network interface of a guest.
+
+    `kind` says how it reaches a network:
+    - "user": QEMU user-mode networking (no networking service in this cloud):
+      the guest gets 10.0.2.15 by QEMU's DHCP; `host_forwards` maps host ports
+      to guest ports (e.g. {2222: 22}) so the host can SSH in.
+    - "tap": a tap device `tap_name` (created by the networking service's
+      agent or by the driver) plugged into `bridge`.
+    """
+
+    port_id: str
+    mac: str  # fa:16:3e:xx:xx:xx
+    kind: str = "user"
+    tap_name: str = ""
+    bridge: str = ""
+    mtu: int = 1500
+    model: str = "virtio"
+    host_forwards: dict[int, int] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class Disk:
+    """A volume attached to a guest (block storage issue): a file on this host."""
+
+    volume_id: str
+    path: pathlib.Path
+    format: str = "qcow2"  # or "raw"
+    device_name: str = ""  # /dev/vdb as the API reports it
+    serial: str = ""  # the volume id, as Nova passes it, so the guest sees /dev/disk/by-id/virtio-<id>
+    read_only: bool = False
+
+
+@dataclasses.dataclass
+class GuestSpec:
+    """Everything a driver needs to create (or recreate) a guest."""
+
+    uuid: str
+    name: str  # instance-0000000a (Nova's instance_name_template)
+    vcpus: int
+    memory_mb: int
+    root_gb: int  # the root disk is grown to this size when larger than the image
+    ephemeral_gb: int = 0
+    swap_mb: int = 0
+    image_path: pathlib.Path | None = None  # cached base image on this host (None: boot from volume)
+    image_format: str = "qcow2"  # qcow2 or raw
+    config_drive: pathlib.Path | None = None  # ISO9660 "config-2", built by the agent
+    nics: list[Nic] = dataclasses.field(default_factory=list)
+    disks: list[Disk] = dataclasses.field(default_factory=list)
+    # SMBIOS type 1: manufacturer "OpenStack Foundation", product "OpenStack Nova", serial/uuid the server's uuid.
+    smbios_product: str = "OpenStack Nova"
+    hw_properties: dict[str, Any] = dataclasses.field(default_factory=dict)  # image hw_* properties
+
+
+@dataclasses.dataclass
+class GuestInfo:
+    uuid: str
+    power_state: PowerState
+    pid: int | None = None
+
+
+@dataclasses.dataclass
+class HostResources:
+    """What the host offers (reported to Placement as VCPU, MEMORY_MB, DISK_GB)."""
+
+    hostname: str
+    vcpus: int
+    memory_mb: int
+    disk_gb: int
+    vcpus_used: int = 0
+    memory_mb_used: int = 0
+    disk_gb_used: int = 0
+    hypervisor_type: str = "QEMU"
+    hypervisor_version: int = 0  # Nova encodes 8.2.1 as 8002001
+    cpu_info: dict[str, Any] = dataclasses.field(default_factory=dict)
+    accelerator: str = "tcg"  # "kvm" when a probe guest really ran under KVM
+
+
+class DriverError(Exception):
+    """A driver operation failed; the message goes to the server's fault."""
+
+
+class GuestNotFound(DriverError):
+    pass
+
+
+class Driver:
+    """Interface; see monostack.compute.drivers.qemu (default) and .fake (test double)."""
+
+    name = ""
+
+    def __init__(self, state_dir: pathlib.Path, conf: Any = None):
+        self.state_dir = state_dir
+        self.conf = conf
+
+    def instance_dir(self, uuid: str) -> pathlib.Path:
+        return self.state_dir / "instances" / uuid
+
+    # -- host ---------------------------------------------------------------------
+    async def init_host(self) -> None:
+        """Once at agent start: probes (KVM), directories."""
+
+    async def host_resources(self) -> HostResources:
+        raise NotImplementedError
+
+    async def list_guests(self) -> list[GuestInfo]:
+        """Every guest this driver knows on the host (running or not)."""
+        raise NotImplementedError
+
+    # -- lifecycle ----------------------------------------------------------------
+    async def spawn(self, spec: GuestSpec) -> None:
+        """Create disks and start the guest; returns once the VM runs."""
+        raise NotImplementedError
+
+    async def destroy(self, uuid: str, *, keep_disks: bool = False) -> None:
+        """Stop the guest at once and, unless keep_disks, remove its directory. Idempotent."""
+        raise NotImplementedError
+
+    async def power_state(self, uuid: str) -> PowerState:
+        raise NotImplementedError
+
+    async def power_off(self, uuid: str, *, timeout: float = 60, clean: bool = True) -> None:
+        """ACPI shutdown, then kill after timeout (clean=False: at once). Disks stay."""
+        raise NotImplementedError
+
+    async def power_on(self, spec: GuestSpec) -> None:
+        """Start a stopped guest from its existing disks."""
+        raise NotImplementedError
+
+    async def reboot(self, spec: GuestSpec, *, hard: bool) -> None:
+        """Soft: ACPI reboot request (falls back to hard after a timeout). Hard: a new QEMU process."""
+        raise NotImplementedError
+
+    async def pause(self, uuid: str) -> None:
+        raise NotImplementedError
+
+    async def unpause(self, uuid: str) -> None:
+        raise NotImplementedError
+
+    async def suspend(self, uuid: str) -> None:
+        """Save the guest's memory state to disk and stop the process."""
+        raise NotImplementedError
+
+    async def resume(self, spec: GuestSpec) -> None:
+        """Start from the saved state."""
+        raise NotImplementedError
+
+    async def rescue(self, spec: GuestSpec, rescue_image: pathlib.Path, rescue_format: str) -> None:
+        """Boot from a fresh disk made from rescue_image, the original root disk attached second."""
+        raise NotImplementedError
+
+    async def unrescue(self, spec: GuestSpec) -> None:
+        raise NotImplementedError
+
+    async def resize(self, spec: GuestSpec) -> None:
+        """Keep the current disk aside (for revert), grow it to spec.root_gb and start with the new flavor."""
+        raise NotImplementedError
+
+    async def confirm_resize(self, uuid: str) -> None:
+        raise NotImplementedError
+
+    async def revert_resize(self, spec: GuestSpec) -> None:
+        """Back to the disk kept aside, started with the old flavor (spec)."""
+        raise NotImplementedError
+
+    async def snapshot(self, uuid: str, target: pathlib.Path) -> str:
+        """A standalone qcow2 copy of the root disk at `target` (consistent: the guest is
+        paused or its disk frozen during the copy); returns the disk format."""
+        raise NotImplementedError
+
+    # -- devices ------------------------------------------------------------------
+    async def attach_interface(self, uuid: str, nic: Nic) -> None:
+        raise NotImplementedError
+
+    async def detach_interface(self, uuid: str, port_id: str) -> None:
+        raise NotImplementedError
+
+    async def attach_disk(self, uuid: str, disk: Disk) -> None:
+        raise NotImplementedError
+
+    async def detach_disk(self, uuid: str, volume_id: str) -> None:
+        raise NotImplementedError
+
+    # -- console and diagnostics --------------------------------------------------
+    async def console_output(self, uuid: str, length: int | None = None) -> str:
+        """The tail of the serial console log (length: lines)."""
+        raise NotImplementedError
+
+    def console_stream(self, uuid: str) -> AsyncIterator[bytes]:
+        """Bytes from the serial console as they come (for the websocket console)."""
+        raise NotImplementedError
+
+    async def console_write(self, uuid: str, data: bytes) -> None:
+        raise NotImplementedError
+
+    async def diagnostics(self, uuid: str) -> dict[str, Any]:
+        """Nova's server diagnostics (2.48 form): state, driver, uptime, cpu/nic/disk details, memory."""
+        raise NotImplementedError

@@ -1,0 +1,131 @@
+"""The Compute service plugged into the cloud (see monostack.services).
+
+One process holds the API, the conductor (with the scheduler) and, unless
+[compute] run_agent is off, the compute agent of this host.  They talk the
+way they would across hosts: the API and conductor cast to the agent over
+the bus, everyone reaches Placement and the Image service over HTTP with the
+service's own token.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import socket
+from typing import TYPE_CHECKING, Any
+
+from monostack.services import CatalogEntry, ServicePlugin
+
+if TYPE_CHECKING:
+    from monostack.cloud import Cloud
+    from monostack.compute.agent import ComputeAgent
+    from monostack.compute.service import ComputeService
+
+LOG = logging.getLogger(__name__)
+
+DRIVERS = {"qemu": "monostack.compute.drivers.qemu:QemuDriver",
+           "fake": "monostack.compute.drivers.fake:FakeDriver"}
+
+
+def load_driver(name: str, state_dir: Any, conf: Any) -> Any:
+    if name not in DRIVERS:
+        raise ValueError(f"unknown compute driver {name!r}; known: {', '.join(DRIVERS)}")
+    module, _, cls = DRIVERS[name].partition(":")
+    return getattr(importlib.import_module(module), cls)(state_dir, conf)
+
+
+class ComputePlugin(ServicePlugin):
+    name = "compute"
+    catalog = (CatalogEntry(type="compute", name="nova", path="/compute", description="Compute Service",
+                            url_suffix="/v2.1"),)
+
+    def __init__(self) -> None:
+        self.service: "ComputeService | None" = None
+        self.agent: "ComputeAgent | None" = None
+        self.auth: Any = None
+
+    def prepare(self, cloud: "Cloud") -> None:
+        from monostack.common.migrate import upgrade
+        from monostack.compute.service import ComputeService
+
+        db = cloud.database("compute")
+        upgrade(db, "compute")
+        self.service = ComputeService(cloud.conf, db, bus=cloud.bus, loop=cloud.loop)
+        self.service.flavors.ensure_defaults()
+
+    def app(self, cloud: "Cloud") -> Any:
+        from monostack.compute import api
+
+        assert self.service is not None
+        self._wire(cloud)
+        _app, asgi = api.build(self.service, cloud.validator, max_body_size=cloud.conf.default.max_request_body_size,
+                               identity_uri=cloud.auth_url)
+        metadata_app = self._metadata_app(cloud)
+        if metadata_app is not None:
+            _app.mount("/metadata", metadata_app)
+        return asgi
+
+    def _wire(self, cloud: "Cloud") -> None:
+        """The clients and the conductor (before the API serves: handlers use them)."""
+        import pathlib
+
+        from monostack.common.service_auth import ServiceAuth
+        from monostack.compute.conductor import Conductor
+        from monostack.compute.image_api import ImageAPI
+        from monostack.compute.network_api import NetworkAPI
+        from monostack.compute.scheduler.manager import Scheduler
+        from monostack.placement.client import PlacementClient
+
+        svc = self.service
+        assert svc is not None
+        conf = cloud.conf
+        self.auth = ServiceAuth(cloud.auth_url, username="admin", password=cloud.passwords["admin"],
+                                project_name="admin", region=conf.default.region)
+        state_dir = pathlib.Path(conf.compute.state_dir)
+
+        async def token() -> str:
+            return await self.auth.token()
+
+        svc.placement = PlacementClient(f"{cloud.public_url}/placement", token)
+        svc.images = ImageAPI(self.auth, state_dir / "_base")
+        svc.network = NetworkAPI()
+        svc.scheduler = Scheduler(svc, svc.placement)
+        svc.conductor = Conductor(svc, svc.scheduler, svc.placement, cloud.bus)
+
+    def _metadata_app(self, cloud: "Cloud") -> Any:
+        try:
+            from monostack.compute.metadata_source import MetadataSource
+            from monostack.compute.metadata.api import build_app
+        except ImportError:
+            return None
+        assert self.service is not None
+        return build_app(MetadataSource(self.service), shared_secret=cloud.conf.compute.metadata_proxy_shared_secret)
+
+    async def start(self, cloud: "Cloud") -> None:
+        import pathlib
+
+        from monostack.compute.agent import ComputeAgent
+
+        svc = self.service
+        assert svc is not None
+        await cloud.bus.serve("conductor", svc.conductor)
+        conf = cloud.conf
+        if conf.compute.run_agent:
+            host = conf.default.host or socket.gethostname()
+            driver = load_driver(conf.compute.driver, pathlib.Path(conf.compute.state_dir), conf)
+            metadata = None
+            try:
+                from monostack.compute.metadata_source import ConfigDriveBuilder
+                metadata = ConfigDriveBuilder(svc)
+            except ImportError:
+                pass
+            self.agent = ComputeAgent(svc, driver, host=host, placement=svc.placement, images=svc.images,
+                                      network=svc.network, bus=cloud.bus, metadata=metadata)
+            await self.agent.start()
+        await svc.conductor.recover()
+
+    async def stop(self, cloud: "Cloud") -> None:
+        if self.agent is not None:
+            await self.agent.stop()
+        if self.auth is not None:
+            await self.auth.close()

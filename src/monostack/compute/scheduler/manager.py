@@ -1,0 +1,106 @@
+"""The scheduler: pick a host for a server and claim its resources there.
+
+  1. Placement's allocation candidates: the hosts with room for the flavor
+     (VCPU, MEMORY_MB, DISK_GB), overcommit ratios applied by Placement.
+  2. The filters (filters.py) drop hosts the server may not use.
+  3. The weighers (weighers.py) order the rest.
+  4. The first host whose claim (PUT /allocations/{server}) succeeds wins;
+     a claim lost to a concurrent scheduler moves on to the next host.
+NoValidHost carries the reason: which filter left no host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+from monostack.common import errors
+from monostack.compute.scheduler import filters, weighers
+from monostack.compute.scheduler.host_state import HostState, RequestSpec
+
+if TYPE_CHECKING:
+    from monostack.compute.service import ComputeService
+
+LOG = logging.getLogger(__name__)
+
+
+class NoValidHost(errors.APIError):
+    code, title, nova_key = 500, "No Valid Host", "computeFault"
+
+    def __init__(self, reason: str = "") -> None:
+        text = "No valid host was found. " + (reason or "There are not enough hosts available.")
+        super().__init__(text)
+
+
+def resources_of(flavor: dict[str, Any], boot_from_volume: bool = False) -> dict[str, int]:
+    disk = flavor["ephemeral"] + math.ceil(flavor.get("swap", 0) / 1024)
+    if not boot_from_volume:
+        disk += flavor["disk"]
+    wanted = {"VCPU": flavor["vcpus"], "MEMORY_MB": flavor["ram"]}
+    if disk:
+        wanted["DISK_GB"] = disk
+    return wanted
+
+
+class Scheduler:
+    def __init__(self, svc: "ComputeService", placement: Any):
+        self.svc = svc
+        self.placement = placement
+        self.decisions = 0
+        self.decision_seconds = 0.0
+
+    async def select_and_claim(self, spec: RequestSpec, *, boot_from_volume: bool = False) -> HostState:
+        started = time.perf_counter()
+        try:
+            candidates = await self.placement.allocation_candidates(resources_of(spec.flavor, boot_from_volume))
+            hosts = await asyncio.to_thread(self._host_states, candidates, spec)
+            if not hosts:
+                raise NoValidHost("There are not enough hosts available.")
+            for name, check in filters.FILTERS:
+                hosts = [h for h in hosts if check(h, spec)]
+                if not hosts:
+                    LOG.info("no host for %s after %s", spec.instance_uuid, name)
+                    raise NoValidHost(f"There are not enough hosts available. (filter {name} returned 0 hosts)")
+            for host in weighers.order(hosts, spec):
+                if await self.placement.claim(spec.instance_uuid, host.allocation_request, spec.project_id,
+                                              spec.user_id):
+                    return host
+            raise NoValidHost("There are not enough hosts available. (every claim was refused)")
+        finally:
+            self.decisions += 1
+            self.decision_seconds += time.perf_counter() - started
+
+    def _host_states(self, candidates: dict[str, Any], spec: RequestSpec) -> list[HostState]:
+        """Join Placement's candidates with what the database knows of each host."""
+        summaries = candidates.get("provider_summaries", {})
+        requests = {}
+        for request in candidates.get("allocation_requests", []):
+            providers = list(request["allocations"])
+            if len(providers) == 1:
+                requests.setdefault(providers[0], request)
+        if not requests:
+            return []
+        nodes = {n.uuid: n for n in self.svc.hosts.nodes()}
+        services = self.svc.hosts.compute_services()
+        zone_cache: dict[str, str] = {}
+        aggregate_cache: dict[str, list[dict[str, Any]]] = {}
+        states = []
+        for rp_uuid, request in requests.items():
+            node = nodes.get(rp_uuid)
+            if node is None:
+                continue
+            service = services.get(node.host)
+            if node.host not in zone_cache:
+                zone_cache[node.host] = self.svc.aggregates.zone_of_host(node.host)
+                aggregate_cache[node.host] = self.svc.aggregates.aggregates_of_host(node.host)
+            resources = {rc: {"capacity": v["capacity"], "used": v["used"]}
+                         for rc, v in summaries.get(rp_uuid, {}).get("resources", {}).items()}
+            states.append(HostState(
+                host=node.host, node=node.hypervisor_hostname, node_uuid=node.uuid, zone=zone_cache[node.host],
+                enabled=service is not None and not service.disabled,
+                up=service is not None and self.svc.hosts.is_up(service), hypervisor_type=node.hypervisor_type,
+                aggregates=aggregate_cache[node.host], resources=resources, allocation_request=request))
+        return states

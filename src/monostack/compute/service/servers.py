@@ -1,0 +1,279 @@
+"""Servers: the rows the API creates and the agents drive through the lifecycle
+in monostack.compute.states.
+
+The API resolves what needs other services (image, flavor, networks) and
+hands a complete request to `create`, which writes every server of a
+multi-create in one transaction with the quota check, so a refused request
+leaves nothing behind.  Actions go through `begin` (lock and state checks,
+task_state set, instance action recorded, all at once) and end in `finish`,
+which the agents call.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import secrets
+import string
+import uuid as uuidlib
+from typing import TYPE_CHECKING, Any, Iterable
+
+import sqlalchemy as sa
+
+from monostack.common import errors
+from monostack.common.context import RequestContext
+from monostack.compute import models, states
+from monostack.compute.service import utcnow
+
+if TYPE_CHECKING:
+    from monostack.compute.service import ComputeService
+
+_HOSTNAME_BAD = re.compile(r"[^\w.-]+", re.ASCII)
+
+
+def sanitize_hostname(name: str, default: str = "server") -> str:
+    """Nova's rule (before 2.90): the display name reduced to a hostname."""
+    host = _HOSTNAME_BAD.sub("", name.replace(" ", "-").replace("_", "-")).strip(".-").lower()[:63]
+    return host or default
+
+
+def reservation_id() -> str:
+    return "r-" + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8))
+
+
+class ServerManager:
+    def __init__(self, svc: "ComputeService"):
+        self.svc = svc
+
+    # -- reading -----------------------------------------------------------------------
+    def get(self, ctx: RequestContext, server_id: str, *, deleted: bool = False) -> models.Instance:
+        """The server if the caller may see it (another project's: 404, as Nova)."""
+        with self.svc.db.reader() as session:
+            row = session.scalar(sa.select(models.Instance).where(models.Instance.uuid == server_id))
+        if row is None or (row.deleted and not deleted) or not self._visible(ctx, row):
+            raise errors.NotFound(f"Instance {server_id} could not be found.")
+        return row
+
+    def by_uuid(self, server_id: str) -> models.Instance | None:
+        with self.svc.db.reader() as session:
+            return session.scalar(sa.select(models.Instance).where(models.Instance.uuid == server_id))
+
+    def _visible(self, ctx: RequestContext, row: models.Instance) -> bool:
+        return ctx.is_admin or row.project_id == ctx.project_id
+
+    def list(self, ctx: RequestContext, *, project_id: str | None, deleted: bool | None = False,
+             changes_since: datetime.datetime | None = None, changes_before: datetime.datetime | None = None,
+             host: str | None = None, uuids: Iterable[str] | None = None) -> list[models.Instance]:
+        """Servers in creation order (newest first), prefiltered in SQL; the API filters the rest."""
+        query = sa.select(models.Instance)
+        if project_id is not None:
+            query = query.where(models.Instance.project_id == project_id)
+        if changes_since is not None:
+            query = query.where(models.Instance.updated_at >= changes_since)
+        elif deleted is not None:
+            query = query.where(models.Instance.deleted.is_(deleted))
+        if changes_before is not None:
+            query = query.where(models.Instance.updated_at <= changes_before)
+        if host is not None:
+            query = query.where(models.Instance.host == host)
+        if uuids is not None:
+            query = query.where(models.Instance.uuid.in_(list(uuids)))
+        query = query.order_by(models.Instance.created_at.desc(), models.Instance.id.desc())
+        with self.svc.db.reader() as session:
+            return list(session.scalars(query).all())
+
+    def on_host(self, host: str) -> list[models.Instance]:
+        with self.svc.db.reader() as session:
+            return list(session.scalars(sa.select(models.Instance).where(
+                models.Instance.host == host, models.Instance.deleted.is_(False))).all())
+
+    def unplaced_builds(self) -> list[models.Instance]:
+        """Servers still waiting for a host (their scheduling was cut short)."""
+        with self.svc.db.reader() as session:
+            return list(session.scalars(sa.select(models.Instance).where(
+                models.Instance.vm_state == states.BUILDING, models.Instance.deleted.is_(False),
+                models.Instance.host.is_(None))).all())
+
+    # -- creating ----------------------------------------------------------------------
+    def create(self, ctx: RequestContext, req: dict[str, Any]) -> list[models.Instance]:
+        """Every server of the request, BUILD/scheduling, or a 4xx and nothing written."""
+        flavor = req["flavor"]
+        now = utcnow()
+        rid = reservation_id()
+        with self.svc.db.writer() as session:
+            count = self._quota_count(session, ctx, req["min_count"], req["max_count"], flavor)
+            rows = []
+            for index in range(count):
+                name = req["name"]
+                if count > 1:
+                    name = f"{req['name']}-{index + 1}"
+                hostname = req.get("hostname")
+                if hostname and count > 1:
+                    hostname = f"{hostname}-{index + 1}"
+                row = models.Instance(
+                    uuid=str(uuidlib.uuid4()), project_id=ctx.project_id, user_id=ctx.user_id,
+                    display_name=name, display_description=req.get("description"),
+                    hostname=hostname or sanitize_hostname(name), flavor=flavor,
+                    vcpus=flavor["vcpus"], memory_mb=flavor["ram"], root_gb=flavor["disk"],
+                    ephemeral_gb=flavor["ephemeral"], image_ref=(req.get("image") or {}).get("id") or "",
+                    image_meta=req.get("image"), key_name=(req.get("key") or {}).get("name"),
+                    key_data=(req.get("key") or {}).get("public_key"), user_data=req.get("user_data"),
+                    config_drive=bool(req.get("config_drive")), vm_state=states.BUILDING,
+                    task_state=states.SCHEDULING, power_state=states.NOSTATE, locked=False,
+                    access_ip_v4=req.get("access_ip_v4"), access_ip_v6=req.get("access_ip_v6"),
+                    disk_config=req.get("disk_config") or "MANUAL", progress=0, reservation_id=rid,
+                    launch_index=index, root_device_name="/dev/vda",
+                    requested_networks=req.get("requested_networks"), network_info=[],
+                    security_groups=req.get("security_groups") or ["default"],
+                    scheduler_hints=req.get("scheduler_hints") or {}, requested_az=req.get("availability_zone"),
+                    availability_zone=req.get("availability_zone"), build_attempts=0, tried_hosts=[],
+                    created_at=now, updated_at=now, deleted=False)
+                row.metadata_items = [models.InstanceMetadata(key=k, value=v)
+                                      for k, v in (req.get("metadata") or {}).items()]
+                row.tags = [models.InstanceTag(tag=t) for t in dict.fromkeys(req.get("tags") or [])]
+                session.add(row)
+                session.flush()
+                for bdm in req.get("bdms") or []:
+                    session.add(models.BlockDeviceMapping(uuid=str(uuidlib.uuid4()), instance_uuid=row.uuid,
+                                                          created_at=now, **bdm))
+                if req.get("group_uuid"):
+                    self.svc.groups.add_member(session, req["group_uuid"], row.uuid, ctx)
+                self.svc.actions.start(session, ctx, row.uuid, "create")
+                rows.append(row)
+        return rows
+
+    def _quota_count(self, session: Any, ctx: RequestContext, min_count: int, max_count: int,
+                     flavor: dict[str, Any]) -> int:
+        """As many servers as the quota allows between min_count and max_count (Nova's rule)."""
+        def fits(count: int) -> bool:
+            self.svc.quotas.check_servers(session, ctx.project_id, ctx.user_id, instances=count,
+                                          cores=flavor["vcpus"] * count, ram=flavor["ram"] * count)
+            return True
+
+        try:
+            fits(max_count)
+            return max_count
+        except errors.Forbidden:
+            if min_count == max_count:
+                raise
+        low, high = min_count, max_count - 1
+        fits(low)  # raises the quota error when not even min_count fits
+        while low < high:
+            middle = (low + high + 1) // 2
+            try:
+                fits(middle)
+                low = middle
+            except errors.Forbidden:
+                high = middle - 1
+        return low
+
+    # -- changing ----------------------------------------------------------------------
+    def update(self, ctx: RequestContext, server_id: str, fields: dict[str, Any]) -> models.Instance:
+        with self.svc.db.writer() as session:
+            row = self._for_update(session, ctx, server_id)
+            for key, value in fields.items():
+                setattr(row, key, value)
+            row.updated_at = utcnow()
+        return row
+
+    def _for_update(self, session: Any, ctx: RequestContext | None, server_id: str) -> models.Instance:
+        row = session.scalar(sa.select(models.Instance).where(models.Instance.uuid == server_id))
+        if row is None or row.deleted or (ctx is not None and not self._visible(ctx, row)):
+            raise errors.NotFound(f"Instance {server_id} could not be found.")
+        return row
+
+    def check_lock(self, ctx: RequestContext, row: models.Instance) -> None:
+        """A locked server refuses changes from anyone but an admin (Nova: 409)."""
+        if row.locked and not ctx.is_admin:
+            raise errors.Conflict(f"Instance {row.uuid} is locked")
+
+    def begin(self, ctx: RequestContext, server_id: str, action_name: str, *, record_as: str | None = None,
+              check_lock: bool = True, **changes: Any) -> models.Instance:
+        """Start an action: lock and state checks, task_state set, instance action recorded."""
+        with self.svc.db.writer() as session:
+            row = self._for_update(session, ctx, server_id)
+            if check_lock:
+                self.check_lock(ctx, row)
+            action = states.check(action_name, row.uuid, row.vm_state, row.task_state)
+            if action.task is not None:
+                row.task_state = action.task
+            for key, value in changes.items():
+                setattr(row, key, value)
+            row.updated_at = utcnow()
+            if record_as is not None:
+                self.svc.actions.start(session, ctx, row.uuid, record_as)
+        return row
+
+    def finish(self, server_id: str, *, expected_task: Any = ..., **changes: Any) -> models.Instance | None:
+        """The agent's update at the end (or a step) of work; None when the server is gone.
+
+        expected_task: the task_state the work started under; when another
+        request replaced it meanwhile (a delete), the update is skipped.
+        """
+        with self.svc.db.writer() as session:
+            row = session.scalar(sa.select(models.Instance).where(models.Instance.uuid == server_id))
+            if row is None or row.deleted:
+                return None
+            if expected_task is not ... and row.task_state != expected_task:
+                return None
+            for key, value in changes.items():
+                setattr(row, key, value)
+            row.updated_at = utcnow()
+        return row
+
+    def add_fault(self, server_id: str, message: str, *, code: int = 500, details: str | None = None,
+                  host: str | None = None) -> None:
+        with self.svc.db.writer() as session:
+            session.add(models.InstanceFault(instance_uuid=server_id, code=code, message=message[:255],
+                                             details=details, host=host, created_at=utcnow()))
+
+    def set_error(self, server_id: str, message: str, *, code: int = 500, details: str | None = None,
+                  host: str | None = None) -> None:
+        """ERROR with a fault the API shows (e.g. NoValidHost), and no task."""
+        self.add_fault(server_id, message, code=code, details=details, host=host)
+        self.finish(server_id, vm_state=states.ERROR, task_state=None)
+
+    def mark_deleted(self, server_id: str) -> None:
+        """The end of a delete: the row stays (changes-since, usage) as DELETED."""
+        now = utcnow()
+        with self.svc.db.writer() as session:
+            row = session.scalar(sa.select(models.Instance).where(models.Instance.uuid == server_id))
+            if row is None or row.deleted:
+                return
+            row.vm_state, row.task_state, row.power_state = states.DELETED, None, states.NOSTATE
+            row.deleted, row.deleted_at, row.terminated_at, row.updated_at = True, now, now, now
+            self.svc.groups.remove_member(session, server_id)
+
+    def block_devices(self, server_id: str) -> list[models.BlockDeviceMapping]:
+        with self.svc.db.reader() as session:
+            return list(session.scalars(sa.select(models.BlockDeviceMapping).where(
+                models.BlockDeviceMapping.instance_uuid == server_id).order_by(models.BlockDeviceMapping.id)).all())
+
+    def set_metadata_items(self, session: Any, row: models.Instance, items: dict[str, str]) -> None:
+        row.metadata_items = [models.InstanceMetadata(key=k, value=v) for k, v in items.items()]
+
+    # -- migrations (resize, cold and live migration) -------------------------------------
+    def start_migration(self, ctx: RequestContext, row: models.Instance, kind: str,
+                        new_flavor: dict[str, Any] | None) -> str:
+        """A migration record (os-migrations shows it); its uuid holds the source allocation."""
+        now = utcnow()
+        migration_uuid = str(uuidlib.uuid4())
+        with self.svc.db.writer() as session:
+            session.add(models.Migration(
+                uuid=migration_uuid, instance_uuid=row.uuid, migration_type=kind, status="pre-migrating",
+                source_compute=row.host, source_node=row.node, dest_compute=row.host, dest_node=row.node,
+                dest_host=None, old_flavor_id=row.flavor.get("id"),
+                new_flavor_id=(new_flavor or row.flavor).get("id"), project_id=row.project_id,
+                user_id=row.user_id, created_at=now, updated_at=now))
+        return migration_uuid
+
+    def migration_status(self, instance_uuid: str, status: str) -> str | None:
+        """Set the status of the server's newest migration; returns its uuid (None when none)."""
+        with self.svc.db.writer() as session:
+            migration = session.scalar(sa.select(models.Migration).where(
+                models.Migration.instance_uuid == instance_uuid).order_by(models.Migration.id.desc()))
+            if migration is None:
+                return None
+            migration.status = status
+            migration.updated_at = utcnow()
+            return migration.uuid
