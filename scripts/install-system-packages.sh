@@ -6,6 +6,9 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 command -v git >/dev/null || need+=(git)
 command -v curl >/dev/null || need+=(curl)
 command -v qemu-img >/dev/null || need+=(qemu-utils)  # the Image service measures virtual sizes with qemu-img
+command -v genisoimage >/dev/null || need+=(genisoimage)  # Compute builds config drives (ISO 9660)
+command -v mkfs.vfat >/dev/null || need+=(dosfstools)  # ... or vfat ones, filled with mcopy
+command -v mcopy >/dev/null || need+=(mtools)
 if [ ${#need[@]} -gt 0 ]; then
     SUDO=$([ "$(id -u)" = 0 ] && echo "" || echo sudo)
     $SUDO apt-get update -qq

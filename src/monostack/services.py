@@ -53,6 +53,9 @@ class ServicePlugin:
 # name -> "module:attribute" of its ServicePlugin; imported only when run.
 REGISTRY: dict[str, str] = {
     "image": "monostack.image.plugin:ImagePlugin",
+    "placement": "monostack.placement.plugin:PlacementPlugin",
+    "compute": "monostack.compute.plugin:ComputePlugin",
+    "object": "monostack.object.plugin:ObjectStoragePlugin",
 }
 
 

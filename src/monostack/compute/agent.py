@@ -75,6 +75,7 @@ class ComputeAgent:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.driver.close()  # live consoles; the guests keep running
 
     async def _every(self, seconds: float, job: Any) -> None:
         while True:

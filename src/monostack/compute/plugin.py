@@ -9,7 +9,6 @@ service's own token.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import socket
 from typing import TYPE_CHECKING, Any
@@ -22,17 +21,6 @@ if TYPE_CHECKING:
     from monostack.compute.service import ComputeService
 
 LOG = logging.getLogger(__name__)
-
-DRIVERS = {"qemu": "monostack.compute.drivers.qemu:QemuDriver",
-           "fake": "monostack.compute.drivers.fake:FakeDriver"}
-
-
-def load_driver(name: str, state_dir: Any, conf: Any) -> Any:
-    if name not in DRIVERS:
-        raise ValueError(f"unknown compute driver {name!r}; known: {', '.join(DRIVERS)}")
-    module, _, cls = DRIVERS[name].partition(":")
-    return getattr(importlib.import_module(module), cls)(state_dir, conf)
-
 
 class ComputePlugin(ServicePlugin):
     name = "compute"
@@ -112,7 +100,8 @@ class ComputePlugin(ServicePlugin):
         conf = cloud.conf
         if conf.compute.run_agent:
             host = conf.default.host or socket.gethostname()
-            driver = load_driver(conf.compute.driver, pathlib.Path(conf.compute.state_dir), conf)
+            from monostack.compute import drivers
+            driver = drivers.load(conf.compute.driver, pathlib.Path(conf.compute.state_dir), conf)
             metadata = None
             try:
                 from monostack.compute.metadata_source import ConfigDriveBuilder

@@ -73,7 +73,7 @@ _RULES: dict[str, str] = {
     "os_compute_api:os-keypairs:delete": ADMIN_OR_OWNER_USER,
     "os_compute_api:os-flavor-extra-specs:index": ANY,
     "os_compute_api:os-flavor-extra-specs:show": ANY,
-    "os_compute_api:os-server-groups:create": "role:member and project_id:%(project_id)s",
+    "os_compute_api:os-server-groups:create": ADMIN_OR_MEMBER,
     "os_compute_api:os-server-groups:delete": ADMIN_OR_MEMBER,
     "os_compute_api:os-server-groups:index:all_projects": ADMIN,
     "os_compute_api:extensions": ANY,

@@ -120,7 +120,7 @@ async def unlock(request: Request, ctx: RequestContext, row: Any, args: Any) -> 
 
 def _lock(service: Any, ctx: RequestContext, uuid: str, locked: bool, who: str | None, reason: str | None) -> None:
     with service.db.writer() as session:
-        row = service.servers._for_update(session, ctx, uuid)
+        row = service.servers.for_update(session, ctx, uuid)
         row.locked, row.locked_by, row.locked_reason = locked, who, reason
         service.actions.start(session, ctx, uuid, "lock" if locked else "unlock")
 
@@ -220,7 +220,7 @@ async def rebuild(request: Request, ctx: RequestContext, row: Any, args: Any) ->
 
 def _set_metadata(service: Any, ctx: RequestContext, uuid: str, items: dict[str, str]) -> None:
     with service.db.writer() as session:
-        row = service.servers._for_update(session, ctx, uuid)
+        row = service.servers.for_update(session, ctx, uuid)
         service.servers.set_metadata_items(session, row, items)
 
 

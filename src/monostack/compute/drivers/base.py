@@ -137,6 +137,9 @@ class Driver:
     async def host_resources(self) -> HostResources:
         raise NotImplementedError
 
+    async def close(self) -> None:
+        """At agent stop: let go of what this object holds (live console connections). Guests keep running."""
+
     async def list_guests(self) -> list[GuestInfo]:
         """Every guest this driver knows on the host (running or not)."""
         raise NotImplementedError

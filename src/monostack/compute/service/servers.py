@@ -170,13 +170,13 @@ class ServerManager:
     # -- changing ----------------------------------------------------------------------
     def update(self, ctx: RequestContext, server_id: str, fields: dict[str, Any]) -> models.Instance:
         with self.svc.db.writer() as session:
-            row = self._for_update(session, ctx, server_id)
+            row = self.for_update(session, ctx, server_id)
             for key, value in fields.items():
                 setattr(row, key, value)
             row.updated_at = utcnow()
         return row
 
-    def _for_update(self, session: Any, ctx: RequestContext | None, server_id: str) -> models.Instance:
+    def for_update(self, session: Any, ctx: RequestContext | None, server_id: str) -> models.Instance:
         row = session.scalar(sa.select(models.Instance).where(models.Instance.uuid == server_id))
         if row is None or row.deleted or (ctx is not None and not self._visible(ctx, row)):
             raise errors.NotFound(f"Instance {server_id} could not be found.")
@@ -191,7 +191,7 @@ class ServerManager:
               check_lock: bool = True, **changes: Any) -> models.Instance:
         """Start an action: lock and state checks, task_state set, instance action recorded."""
         with self.svc.db.writer() as session:
-            row = self._for_update(session, ctx, server_id)
+            row = self.for_update(session, ctx, server_id)
             if check_lock:
                 self.check_lock(ctx, row)
             action = states.check(action_name, row.uuid, row.vm_state, row.task_state)

@@ -1,0 +1,196 @@
+"""The QEMU command line of a guest, and the device descriptions hot-plug reuses.
+
+Disks, NICs and their backends are described once as the JSON objects that
+both `-blockdev`/`-device`/`-netdev` (JSON form) and QMP's
+blockdev-add/device_add/netdev_add accept, so a hot-plugged device is the
+same device a cold start would create.
+
+Every PCI device gets an explicit slot that is kept in devices.json: a guest
+restored from saved memory (resume) must find each device where it was,
+including devices hot-plugged after it booted, and the guest's own device
+names stay stable across reboots.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import pathlib
+import shlex
+from typing import Any
+
+from monostack.compute.drivers import unixsock
+from monostack.compute.drivers.base import Disk, GuestSpec, Nic
+from monostack.compute.drivers.instance_files import InstanceFiles
+
+FIRST_SLOT, LAST_SLOT = 3, 31  # slot 0 host bridge, 1 PIIX (IDE, ACPI), 2 left for a display
+NIC_MODELS = {"virtio": "virtio-net-pci", "e1000": "e1000", "e1000e": "e1000e", "rtl8139": "rtl8139",
+              "ne2k_pci": "ne2k_pci", "pcnet": "pcnet"}
+SMBIOS_MANUFACTURER = "OpenStack Foundation"
+SMBIOS_FAMILY = "Virtual Machine"
+
+
+def _short(prefix: str, key: str) -> str:
+    """A QEMU node or netdev name for key: starts with a letter, at most 31 characters."""
+    return prefix + hashlib.sha1(key.encode()).hexdigest()[:20]
+
+
+def volume_device_id(volume_id: str) -> str:
+    return f"vol-{volume_id}"
+
+
+def volume_node(volume_id: str) -> str:
+    return _short("vol", volume_id)
+
+
+def nic_device_id(port_id: str) -> str:
+    return f"nic-{port_id}"
+
+
+def nic_netdev(port_id: str) -> str:
+    return _short("net", port_id)
+
+
+def escape(value: str) -> str:
+    """A value inside QEMU's key=value,... option syntax (a comma is written twice)."""
+    return str(value).replace(",", ",,")
+
+
+@dataclasses.dataclass
+class Device:
+    id: str
+    device: dict[str, Any]
+    blockdev: dict[str, Any] | None = None
+    netdev: dict[str, Any] | None = None
+    pci: bool = True
+
+
+def blockdev(node: str, path: pathlib.Path, fmt: str, read_only: bool = False) -> dict[str, Any]:
+    return {"driver": fmt, "node-name": node, "read-only": read_only,
+            "file": {"driver": "file", "filename": str(path), "read-only": read_only}}
+
+
+def disk_device(dev_id: str, node: str, path: pathlib.Path, fmt: str, *, serial: str = "",
+                bootindex: int | None = None, read_only: bool = False) -> Device:
+    device: dict[str, Any] = {"driver": "virtio-blk-pci", "id": dev_id, "drive": node}
+    if serial:
+        device["serial"] = serial[:20]  # virtio-blk serials hold 20 bytes (Nova passes the volume id, cut)
+    if bootindex is not None:
+        device["bootindex"] = bootindex
+    return Device(dev_id, device, blockdev=blockdev(node, path, fmt, read_only))
+
+
+def volume(disk: Disk, bootindex: int | None = None) -> Device:
+    return disk_device(volume_device_id(disk.volume_id), volume_node(disk.volume_id), disk.path, disk.format,
+                       serial=disk.serial or disk.volume_id, bootindex=bootindex, read_only=disk.read_only)
+
+
+def nic(n: Nic) -> Device:
+    netdev_id = nic_netdev(n.port_id)
+    if n.kind == "tap":
+        netdev: dict[str, Any] = {"type": "tap", "id": netdev_id, "ifname": n.tap_name, "script": "no",
+                                  "downscript": "no"}
+    elif n.kind == "user":
+        netdev = {"type": "user", "id": netdev_id}
+        if n.host_forwards:
+            netdev["hostfwd"] = [{"str": f"tcp:127.0.0.1:{host}-:{guest}"}
+                                 for host, guest in sorted(n.host_forwards.items())]
+    else:
+        raise ValueError(f"unknown NIC kind {n.kind!r}")
+    model = NIC_MODELS.get(n.model or "virtio", "virtio-net-pci")
+    device: dict[str, Any] = {"driver": model, "id": nic_device_id(n.port_id), "netdev": netdev_id, "mac": n.mac}
+    if model == "virtio-net-pci" and n.mtu and n.mtu != 1500:
+        device["host_mtu"] = n.mtu
+    return Device(device["id"], device, netdev=netdev)
+
+
+def devices(spec: GuestSpec, files: InstanceFiles, *, rescue: bool = False) -> list[Device]:
+    """The guest's devices in a stable order (the order slots are first given in)."""
+    out = [Device("rng0", {"driver": "virtio-rng-pci", "id": "rng0"})]
+    boot_from_volume = not rescue and spec.image_path is None and not files.root.exists()
+    if rescue:
+        out.append(disk_device("disk-rescue", "rescue", files.rescue, "qcow2", bootindex=0))
+        out.append(disk_device("disk-root", "root", files.root, "qcow2"))
+    elif not boot_from_volume:
+        out.append(disk_device("disk-root", "root", files.root, "qcow2", bootindex=0))
+    if not rescue:
+        if spec.ephemeral_gb and files.ephemeral.exists():
+            out.append(disk_device("disk-eph0", "eph0", files.ephemeral, "raw"))
+        if spec.swap_mb and files.swap.exists():
+            out.append(disk_device("disk-swap", "swap", files.swap, "raw"))
+        for index, disk in enumerate(spec.disks):
+            out.append(volume(disk, bootindex=0 if boot_from_volume and index == 0 else None))
+    out.extend(nic(n) for n in spec.nics)
+    config = config_drive_path(spec, files)
+    if config is not None:
+        # A CD-ROM on the IDE controller, as Nova attaches an iso9660 config drive: the guest's
+        # cloud-init finds it by its label, config-2.
+        out.append(Device("cdrom-config", {"driver": "ide-cd", "id": "cdrom-config", "drive": "config",
+                                           "bus": "ide.1"},
+                          blockdev=blockdev("config", config, "raw", read_only=True), pci=False))
+    return out
+
+
+def config_drive_path(spec: GuestSpec, files: InstanceFiles) -> pathlib.Path | None:
+    if spec.config_drive is None:
+        return None
+    return files.config_drive if files.config_drive.exists() else spec.config_drive
+
+
+def assign_slots(devs: list[Device], slots: dict[str, int], *, keep_unlisted: bool) -> dict[str, int]:
+    """PCI slots for devs: the slot a device had before, else the lowest free one."""
+    ids = {d.id for d in devs if d.pci}
+    kept = {k: v for k, v in slots.items() if keep_unlisted or k in ids}
+    used = set(kept.values())
+    for dev in devs:
+        if dev.pci and dev.id not in kept:
+            kept[dev.id] = free_slot(used)
+            used.add(kept[dev.id])
+    return kept
+
+
+def free_slot(used: set[int]) -> int:
+    for slot in range(FIRST_SLOT, LAST_SLOT + 1):
+        if slot not in used:
+            return slot
+    raise ValueError("no free PCI slot left in the guest")
+
+
+def smbios(spec: GuestSpec, version: str) -> str:
+    fields = {"manufacturer": SMBIOS_MANUFACTURER, "product": spec.smbios_product, "version": version,
+              "serial": spec.uuid, "uuid": spec.uuid, "family": SMBIOS_FAMILY}
+    return "type=1," + ",".join(f"{k}={escape(v)}" for k, v in fields.items())
+
+
+def argv(spec: GuestSpec, files: InstanceFiles, *, qemu: str, accel: str, slots: dict[str, int],
+         version: str, rescue: bool = False, incoming: bool = False) -> list[str]:
+    cmd = [qemu, "-name", f"guest={escape(spec.name)},debug-threads=on", "-uuid", spec.uuid,
+           "-machine", "pc", "-nodefaults", "-no-user-config", "-display", "none",
+           "-m", str(spec.memory_mb), "-smp", str(spec.vcpus), "-rtc", "base=utc",
+           "-smbios", smbios(spec, version)]
+    if accel == "kvm":
+        cmd += ["-accel", "kvm", "-cpu", "host"]
+    else:
+        cmd += ["-accel", "tcg,thread=multi", "-cpu", "max"]
+    cmd += ["-daemonize", "-pidfile", str(files.pidfile), "-D", str(files.qemu_log),
+            "-chardev", f"socket,id=qmp,path={escape(unixsock.qemu_path(files.qmp_sock))},server=on,wait=off",
+            "-mon", "chardev=qmp,mode=control",
+            "-chardev", (f"socket,id=serial0,path={escape(unixsock.qemu_path(files.console_sock))},"
+                         f"server=on,wait=off,logfile={escape(str(files.console_log))},logappend=on"),
+            "-serial", "chardev:serial0",
+            # a kernel panic shows as QMP status guest-panicked (power state CRASHED), not a reboot
+            "-device", "pvpanic", "-action", "panic=pause"]
+    for dev in devices(spec, files, rescue=rescue):
+        if dev.blockdev is not None:
+            cmd += ["-blockdev", json.dumps(dev.blockdev)]
+        if dev.netdev is not None:
+            cmd += ["-netdev", json.dumps(dev.netdev)]
+        device = dict(dev.device)
+        if dev.pci:
+            device["addr"] = hex(slots[dev.id])
+        cmd += ["-device", json.dumps(device)]
+    if incoming:
+        cmd += ["-S", "-incoming", f"exec:cat {shlex.quote(str(files.saved_state))}"]
+    return cmd
+

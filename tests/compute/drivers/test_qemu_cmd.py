@@ -1,0 +1,113 @@
+"""The QEMU command line a guest spec becomes."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+from monostack.compute.drivers import qemu_cmd, unixsock
+from monostack.compute.drivers.base import Disk, GuestSpec, Nic
+from monostack.compute.drivers.instance_files import InstanceFiles
+
+UUID = "6f1c1a43-8a40-4f5e-9a57-3c2d9b8f0a11"
+
+
+def spec(tmp_path: pathlib.Path, **kw) -> GuestSpec:
+    values = dict(uuid=UUID, name="instance-0000000a", vcpus=2, memory_mb=512, root_gb=1,
+                  image_path=tmp_path / "base.qcow2",
+                  nics=[Nic(port_id="p-user", mac="fa:16:3e:00:00:01", host_forwards={2222: 22, 8080: 80}),
+                        Nic(port_id="p-tap", mac="fa:16:3e:00:00:02", kind="tap", tap_name="tapabc", mtu=1450)],
+                  disks=[Disk(volume_id="0d7a6cc6-1234-4321-aaaa-000000000001", path=tmp_path / "vol.raw",
+                              format="raw")])
+    values.update(kw)
+    return GuestSpec(**values)
+
+
+def options(argv: list[str], flag: str) -> list[str]:
+    return [b for a, b in zip(argv, argv[1:]) if a == flag]
+
+
+def json_devices(argv: list[str]) -> list[dict]:
+    return [json.loads(d) for d in options(argv, "-device") if d.startswith("{")]
+
+
+def build(tmp_path: pathlib.Path, s: GuestSpec, files: InstanceFiles, slots=None, **kw) -> list[str]:
+    devs = qemu_cmd.devices(s, files, rescue=kw.get("rescue", False))
+    slots = qemu_cmd.assign_slots(devs, slots or {}, keep_unlisted=kw.get("incoming", False))
+    return qemu_cmd.argv(s, files, qemu="qemu-system-x86_64", accel=kw.pop("accel", "tcg"), slots=slots,
+                         version="7.2.22", **kw)
+
+
+def test_identity_smbios_and_accelerator(tmp_path: pathlib.Path) -> None:
+    files = InstanceFiles(tmp_path / "inst")
+    argv = build(tmp_path, spec(tmp_path), files)
+    assert options(argv, "-uuid") == [UUID]
+    assert options(argv, "-smbios") == [
+        f"type=1,manufacturer=OpenStack Foundation,product=OpenStack Nova,version=7.2.22,serial={UUID},"
+        f"uuid={UUID},family=Virtual Machine"]
+    assert options(argv, "-accel") == ["tcg,thread=multi"] and options(argv, "-cpu") == ["max"]
+    assert options(argv, "-m") == ["512"] and options(argv, "-smp") == ["2"]
+    assert "-daemonize" in argv and options(argv, "-pidfile") == [str(files.pidfile)]
+    kvm = build(tmp_path, spec(tmp_path), files, accel="kvm")
+    assert options(kvm, "-accel") == ["kvm"] and options(kvm, "-cpu") == ["host"]
+
+
+def test_devices(tmp_path: pathlib.Path) -> None:
+    files = InstanceFiles(tmp_path / "inst")
+    argv = build(tmp_path, spec(tmp_path, config_drive=tmp_path / "cd.iso"), files)
+    netdevs = [json.loads(n) for n in options(argv, "-netdev")]
+    assert netdevs[0]["type"] == "user"
+    assert netdevs[0]["hostfwd"] == [{"str": "tcp:127.0.0.1:2222-:22"}, {"str": "tcp:127.0.0.1:8080-:80"}]
+    assert netdevs[1] == {"type": "tap", "id": netdevs[1]["id"], "ifname": "tapabc", "script": "no",
+                          "downscript": "no"}
+    devices = {d["id"]: d for d in json_devices(argv)}
+    assert devices["nic-p-user"]["mac"] == "fa:16:3e:00:00:01"
+    assert devices["nic-p-user"]["driver"] == "virtio-net-pci"
+    assert devices["nic-p-tap"]["host_mtu"] == 1450
+    assert devices["disk-root"]["bootindex"] == 0
+    vol = devices["vol-0d7a6cc6-1234-4321-aaaa-000000000001"]
+    assert vol["serial"] == "0d7a6cc6-1234-4321-a" and "bootindex" not in vol
+    assert devices["cdrom-config"]["driver"] == "ide-cd"
+    slots = [int(d["addr"], 16) for d in devices.values() if "addr" in d]
+    assert len(slots) == len(set(slots)) and all(3 <= s <= 31 for s in slots)
+    blockdevs = {b["node-name"]: b for b in map(json.loads, options(argv, "-blockdev"))}
+    assert blockdevs["root"]["driver"] == "qcow2" and blockdevs["root"]["file"]["filename"] == str(files.root)
+    assert blockdevs["config"]["read-only"] is True
+    assert len(qemu_cmd.volume_node("x" * 100)) <= 31
+
+
+def test_rescue_boots_the_rescue_disk_with_the_root_disk_second(tmp_path: pathlib.Path) -> None:
+    files = InstanceFiles(tmp_path / "inst")
+    argv = build(tmp_path, spec(tmp_path), files, rescue=True)
+    disks = [d for d in json_devices(argv) if d["driver"] == "virtio-blk-pci"]
+    assert [d["id"] for d in disks] == ["disk-rescue", "disk-root"]
+    assert disks[0]["bootindex"] == 0 and "bootindex" not in disks[1]
+
+
+def test_boot_from_volume(tmp_path: pathlib.Path) -> None:
+    files = InstanceFiles(tmp_path / "inst")
+    argv = build(tmp_path, spec(tmp_path, image_path=None), files)
+    disks = [d for d in json_devices(argv) if d["driver"] == "virtio-blk-pci"]
+    assert [d["id"] for d in disks] == ["vol-0d7a6cc6-1234-4321-aaaa-000000000001"]
+    assert disks[0]["bootindex"] == 0
+
+
+def test_slots_are_kept(tmp_path: pathlib.Path) -> None:
+    files = InstanceFiles(tmp_path / "inst")
+    s = spec(tmp_path)
+    first = qemu_cmd.assign_slots(qemu_cmd.devices(s, files), {}, keep_unlisted=False)
+    hotplugged = dict(first, **{"vol-hot": qemu_cmd.free_slot(set(first.values()))})
+    # resume from saved memory: everything where it was, the hot-plugged disk too
+    assert qemu_cmd.assign_slots(qemu_cmd.devices(s, files), hotplugged, keep_unlisted=True) == hotplugged
+    # a cold boot without that disk frees its slot; the others stay put
+    assert qemu_cmd.assign_slots(qemu_cmd.devices(s, files), hotplugged, keep_unlisted=False) == first
+
+
+def test_commas_and_long_socket_paths(tmp_path: pathlib.Path) -> None:
+    deep = tmp_path / ("d" * 120) / "instances" / UUID
+    files = InstanceFiles(deep)
+    argv = build(tmp_path, spec(tmp_path, name="a,b"), files)
+    assert options(argv, "-name") == ["guest=a,,b,debug-threads=on"]
+    chardevs = options(argv, "-chardev")
+    assert chardevs[0].startswith("socket,id=qmp,path=qmp.sock,")  # relative: QEMU runs in the instance dir
+    assert unixsock.qemu_path(tmp_path / "qmp.sock") == str(tmp_path / "qmp.sock")
