@@ -111,6 +111,7 @@ class ComputePlugin(ServicePlugin):
             self.agent = ComputeAgent(svc, driver, host=host, placement=svc.placement, images=svc.images,
                                       network=svc.network, bus=cloud.bus, metadata=metadata)
             await self.agent.start()
+            svc.console_driver = driver
         await svc.conductor.recover()
 
     async def stop(self, cloud: "Cloud") -> None:

@@ -60,7 +60,7 @@ _ADMIN_ACTIONS = [
     "os-simple-tenant-usage:list", "os-availability-zone:detail", "os-migrations:index",
     "os-server-external-events:create", "os-assisted-volume-snapshots:create",
     "os-assisted-volume-snapshots:delete", "os-instance-usage-audit-log:list",
-    "os-hosts:list", "os-hosts:show", "os-hosts:update", "os-hosts:reboot",
+    "os-hosts:list", "os-hosts:show", "os-hosts:update", "os-hosts:reboot", "os-console-auth-tokens",
 ]
 
 _RULES: dict[str, str] = {

@@ -25,7 +25,7 @@ from monostack.compute.api.common import MICROVERSIONS
 ROUTERS = ["servers", "server_actions", "flavors", "keypairs", "quotas", "limits", "availability_zones",
            "aggregates", "os_services", "hypervisors", "server_groups", "usage", "migrations",
            "instance_actions", "server_metadata", "server_tags", "consoles", "interfaces", "volume_attachments",
-           "extensions"]
+           "server_password", "diagnostics", "extensions"]
 
 
 def _version_v21(request: Request) -> dict[str, Any]:
@@ -35,7 +35,14 @@ def _version_v21(request: Request) -> dict[str, Any]:
             "media-types": [{"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2.1"}]}
 
 
-_PROJECT_IN_PATH = re.compile(r"^/v2\.1/(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+def _version_v20(request: Request) -> dict[str, Any]:
+    """The legacy v2.0 endpoint (/v2): the v2.1 API at microversion 2.1, as Nova still lists it first."""
+    return {"id": "v2.0", "status": "SUPPORTED", "version": "", "min_version": "", "updated": "2011-01-21T11:33:21Z",
+            "links": [{"rel": "self", "href": f"{base_url(request)}/v2/"}],
+            "media-types": [{"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2"}]}
+
+
+_PROJECT_IN_PATH = re.compile(r"^/v2(?:\.1)?/(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
                               r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?=/|$)")
 
 
@@ -51,21 +58,24 @@ class MicroversionLayer:
             return
         # The path below the mount point (/compute in the all-in-one).
         path = get_route_path(scope)
-        if not (path.startswith("/v2.1/") or path.startswith("/v2/")):
+        if not (path.startswith("/v2.1/") or path.startswith("/v2/")) or path == "/v2/":
             await self.app(scope, receive, send)
             return
+        # The legacy /v2 endpoint is the v2.1 API without microversions.
+        legacy = path.startswith("/v2/")
         # Nova's URLs may name the project: /v2.1/{project_id}/servers is /v2.1/servers.
         project = _PROJECT_IN_PATH.match(path)
-        if project:
-            scope = dict(scope, path=scope.get("root_path", "") + "/v2.1" + (path[project.end():] or "/"))
+        rest = path[project.end():] if project else path[len("/v2/" if legacy else "/v2.1/") - 1:]
+        if project or legacy:
+            scope = dict(scope, path=scope.get("root_path", "") + "/v2.1" + (rest or "/"))
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         try:
-            version = MICROVERSIONS.negotiate(headers)
+            version = MICROVERSIONS.minimum if legacy else MICROVERSIONS.negotiate(headers)
         except errors.APIError as err:
             await error_response(err, nova_error)(scope, receive, send)
             return
         scope.setdefault("state", {})["microversion"] = version
-        extra = [(k.encode(), v.encode()) for k, v in MICROVERSIONS.response_headers(version).items()]
+        extra = [] if legacy else [(k.encode(), v.encode()) for k, v in MICROVERSIONS.response_headers(version).items()]
 
         async def send_with_version(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -84,7 +94,12 @@ def build(svc: Any, validator: Any, *, max_body_size: int, identity_uri: str = "
 
     @app.get("/", include_in_schema=False)
     async def versions(request: Request) -> JSONResponse:
-        return JSONResponse({"versions": [_version_v21(request)]})
+        return JSONResponse({"versions": [_version_v20(request), _version_v21(request)]})
+
+    @app.get("/v2", include_in_schema=False)
+    @app.get("/v2/", include_in_schema=False)
+    async def version_v20(request: Request) -> JSONResponse:
+        return JSONResponse({"version": _version_v20(request)})
 
     @app.get("/v2.1", include_in_schema=False)
     @app.get("/v2.1/", include_in_schema=False)
@@ -92,13 +107,7 @@ def build(svc: Any, validator: Any, *, max_body_size: int, identity_uri: str = "
         return JSONResponse({"version": _version_v21(request)})
 
     for name in ROUTERS:
-        try:
-            module = importlib.import_module(f"monostack.compute.api.{name}")
-        except ModuleNotFoundError as err:
-            if err.name != f"monostack.compute.api.{name}":
-                raise
-            continue  # a family not built yet
-        app.include_router(module.router)
+        app.include_router(importlib.import_module(f"monostack.compute.api.{name}").router)
     # The middleware stack wraps this layer, so even a 406 carries the request id.
     app.add_middleware(_Wrap, inner=MicroversionLayer)
     return app, asgi

@@ -213,7 +213,7 @@ async def rebuild(request: Request, ctx: RequestContext, row: Any, args: Any) ->
     if "metadata" in args:
         await run_blocking(_set_metadata, service, ctx, row.uuid, args["metadata"] or {})
     row = await run_blocking(service.servers.get, ctx, row.uuid)
-    view = views.server_detail(request, row, ctx)
+    view = views.server_after_change(request, row, ctx, rebuild=True)
     view["adminPass"] = args.get("adminPass") or secrets.token_urlsafe(9)
     return JSONResponse({"server": view}, status_code=202)
 

@@ -410,7 +410,7 @@ async def update_server(server_id: str, request: Request,
         if key in fields:
             changes[column] = fields[key]
     row = await run_blocking(service.servers.update, ctx, server_id, changes)
-    return JSONResponse({"server": views.server_detail(request, row, ctx)})
+    return JSONResponse({"server": views.server_after_change(request, row, ctx)})
 
 
 @router.delete("/v2.1/servers/{server_id}", status_code=204)

@@ -106,5 +106,32 @@ def server_detail(request: Request, row: Any, ctx: RequestContext, *, show_exten
     return view
 
 
+# What the PUT /servers/{id} and rebuild answers leave out before 2.75 (Nova's
+# show() with the extension attributes off); since 2.75 they equal GET.
+_EXTENSION_KEYS = ("OS-EXT-AZ:availability_zone", "config_drive", "key_name", "OS-SRV-USG:launched_at",
+                   "OS-SRV-USG:terminated_at", "security_groups", "OS-EXT-STS:task_state", "OS-EXT-STS:vm_state",
+                   "OS-EXT-STS:power_state", "os-extended-volumes:volumes_attached", "host_status")
+
+
+def server_after_change(request: Request, row: Any, ctx: RequestContext, *, rebuild: bool = False) -> dict[str, Any]:
+    """The server as the answer of PUT /servers/{id} (rebuild=False) or of the rebuild action."""
+    if at_least(request, "2.75"):
+        view = server_detail(request, row, ctx)
+        if rebuild:  # rebuild names it user_data (below)
+            view.pop("OS-EXT-SRV-ATTR:user_data", None)
+    else:
+        view = server_detail(request, row, ctx, show_extended=False)
+        keep_key_name = rebuild and at_least(request, "2.54")
+        for key in _EXTENSION_KEYS:
+            if not (key == "key_name" and keep_key_name):
+                view.pop(key, None)
+        # Addresses without the OS-EXT-IPS extension keys.
+        view["addresses"] = {net: [{"version": a["version"], "addr": a["addr"]} for a in addrs]
+                             for net, addrs in view["addresses"].items()}
+    if rebuild and at_least(request, "2.57"):
+        view["user_data"] = row.user_data
+    return view
+
+
 def _usage_time(value: Any) -> str | None:
     return value.replace(microsecond=value.microsecond).strftime("%Y-%m-%dT%H:%M:%S.%f") if value else None

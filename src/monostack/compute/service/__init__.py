@@ -63,6 +63,12 @@ class ComputeService:
         self.servers = ServerManager(self)
         # Set by the plugin: async work the API hands over (builds, deletes, actions).
         self.conductor: Any = None
+        # The clients the plugin wires in (Placement, Image, networking) and, when this
+        # host's agent runs in this process, its driver (serial consoles are served from it).
+        self.placement: Any = None
+        self.images: Any = None
+        self.network: Any = None
+        self.console_driver: Any = None
 
     def notify(self, event_type: str, payload: dict[str, Any]) -> None:
         """A versioned-style Nova notification (compute.instance.create.end, ...), sent soon."""

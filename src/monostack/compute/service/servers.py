@@ -12,6 +12,7 @@ which the agents call.
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import re
 import secrets
 import string
@@ -35,6 +36,23 @@ def sanitize_hostname(name: str, default: str = "server") -> str:
     """Nova's rule (before 2.90): the display name reduced to a hostname."""
     host = _HOSTNAME_BAD.sub("", name.replace(" ", "-").replace("_", "-")).strip(".-").lower()[:63]
     return host or default
+
+
+def canonical_ip(value: str | None) -> str | None:
+    """Access IPs are kept in canonical form, as Nova's IP column keeps them
+    ('0:0:0:0:0:babe:220.12.22.2' is shown as '::babe:dc0c:1602')."""
+    if not value:
+        return value
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise errors.BadRequest(f"{value} is not a valid IP address.") from None
+
+
+def _canonical_ips(fields: dict[str, Any]) -> None:
+    for key in ("access_ip_v4", "access_ip_v6"):
+        if key in fields:
+            fields[key] = canonical_ip(fields[key])
 
 
 def reservation_id() -> str:
@@ -120,7 +138,8 @@ class ServerManager:
                     key_data=(req.get("key") or {}).get("public_key"), user_data=req.get("user_data"),
                     config_drive=bool(req.get("config_drive")), vm_state=states.BUILDING,
                     task_state=states.SCHEDULING, power_state=states.NOSTATE, locked=False,
-                    access_ip_v4=req.get("access_ip_v4"), access_ip_v6=req.get("access_ip_v6"),
+                    access_ip_v4=canonical_ip(req.get("access_ip_v4")),
+                    access_ip_v6=canonical_ip(req.get("access_ip_v6")),
                     disk_config=req.get("disk_config") or "MANUAL", progress=0, reservation_id=rid,
                     launch_index=index, root_device_name="/dev/vda",
                     requested_networks=req.get("requested_networks"), network_info=[],
@@ -169,6 +188,8 @@ class ServerManager:
 
     # -- changing ----------------------------------------------------------------------
     def update(self, ctx: RequestContext, server_id: str, fields: dict[str, Any]) -> models.Instance:
+        fields = dict(fields)
+        _canonical_ips(fields)
         with self.svc.db.writer() as session:
             row = self.for_update(session, ctx, server_id)
             for key, value in fields.items():
@@ -190,6 +211,7 @@ class ServerManager:
     def begin(self, ctx: RequestContext, server_id: str, action_name: str, *, record_as: str | None = None,
               check_lock: bool = True, **changes: Any) -> models.Instance:
         """Start an action: lock and state checks, task_state set, instance action recorded."""
+        _canonical_ips(changes)
         with self.svc.db.writer() as session:
             row = self.for_update(session, ctx, server_id)
             if check_lock:

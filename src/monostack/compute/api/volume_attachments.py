@@ -1,0 +1,85 @@
+"""/servers/{id}/os-volume_attachments: the server's volumes (Nova's volumeAttachments).
+
+Listing and showing read the server's volume block device mappings.  Attaching
+is the block storage seam: without a Block Storage service no volume exists
+(404, as Nova answers for an unknown volume).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+
+from monostack.common import errors
+from monostack.common.auth import authenticated
+from monostack.common.context import RequestContext
+from monostack.common.http import JSONResponse, run_blocking
+from monostack.compute import states
+from monostack.compute.api.common import at_least, authorize, json_body, svc
+
+router = APIRouter()
+
+
+def _view(request: Request, row: Any, bdm: Any) -> dict[str, Any]:
+    view = {"id": bdm.volume_id, "serverId": row.uuid, "volumeId": bdm.volume_id, "device": bdm.device_name}
+    if at_least(request, "2.70"):
+        view["tag"] = bdm.tag
+    if at_least(request, "2.79"):
+        view["delete_on_termination"] = bool(bdm.delete_on_termination)
+    if at_least(request, "2.89"):
+        view.pop("id")
+        view.update(attachment_id=bdm.attachment_id, bdm_uuid=bdm.uuid)
+    return view
+
+
+def _volumes(service: Any, server_id: str) -> list[Any]:
+    return [b for b in service.servers.block_devices(server_id) if b.destination_type == "volume"]
+
+
+@router.get("/v2.1/servers/{server_id}/os-volume_attachments")
+async def list_attachments(server_id: str, request: Request,
+                           ctx: RequestContext = Depends(authenticated)) -> JSONResponse:
+    service = svc(request)
+    row = await run_blocking(service.servers.get, ctx, server_id)
+    authorize(request, ctx, "os_compute_api:os-volumes-attachments:index", {"project_id": row.project_id})
+    bdms = await run_blocking(_volumes, service, server_id)
+    return JSONResponse({"volumeAttachments": [_view(request, row, b) for b in bdms]})
+
+
+@router.get("/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}")
+async def show_attachment(server_id: str, volume_id: str, request: Request,
+                          ctx: RequestContext = Depends(authenticated)) -> JSONResponse:
+    service = svc(request)
+    row = await run_blocking(service.servers.get, ctx, server_id)
+    authorize(request, ctx, "os_compute_api:os-volumes-attachments:show", {"project_id": row.project_id})
+    for bdm in await run_blocking(_volumes, service, server_id):
+        if bdm.volume_id == volume_id:
+            return JSONResponse({"volumeAttachment": _view(request, row, bdm)})
+    raise errors.NotFound(f"Instance {server_id} is not attached to volume {volume_id}.")
+
+
+@router.post("/v2.1/servers/{server_id}/os-volume_attachments")
+async def attach_volume(server_id: str, request: Request, ctx: RequestContext = Depends(authenticated)) -> JSONResponse:
+    body = await json_body(request)
+    attachment = body.get("volumeAttachment")
+    if not isinstance(attachment, dict) or not isinstance(attachment.get("volumeId"), str):
+        raise errors.BadRequest("Invalid input for field/attribute volumeAttachment. "
+                                "'volumeId' is a required property")
+    service = svc(request)
+    row = await run_blocking(service.servers.get, ctx, server_id)
+    authorize(request, ctx, "os_compute_api:os-volumes-attachments:create", {"project_id": row.project_id})
+    service.servers.check_lock(ctx, row)
+    states.check("attach_volume", row.uuid, row.vm_state, row.task_state)
+    raise errors.NotFound(f"Volume {attachment['volumeId']} could not be found.")
+
+
+@router.delete("/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}", status_code=202)
+async def detach_volume(server_id: str, volume_id: str, request: Request,
+                        ctx: RequestContext = Depends(authenticated)) -> JSONResponse:
+    service = svc(request)
+    row = await run_blocking(service.servers.get, ctx, server_id)
+    authorize(request, ctx, "os_compute_api:os-volumes-attachments:delete", {"project_id": row.project_id})
+    service.servers.check_lock(ctx, row)
+    states.check("detach_volume", row.uuid, row.vm_state, row.task_state)
+    raise errors.NotFound(f"Volume {volume_id} is not attached to instance {server_id}.")

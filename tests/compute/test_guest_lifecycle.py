@@ -1,0 +1,227 @@
+"""Real guests through the real CLI: `openstack server create --wait` boots a
+QEMU guest that reads its key from the config drive, and every action changes
+the guest as it should (checked on the QEMU process: its QMP status, its pid,
+its console), snapshots boot, five servers come and go cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+from typing import Any, Iterator
+
+import pytest
+
+from tests.compute.conftest import SERVICES, Nova, kill_guests
+from tests.conftest import RunningCloud, own_cloud
+
+pytestmark = pytest.mark.qemu
+OPENSTACK = str(pathlib.Path(sys.executable).parent / "openstack")
+
+
+@pytest.fixture(scope="module")
+def qemu_cloud(tmp_path_factory: pytest.TempPathFactory, db_backend: str) -> Iterator[RunningCloud]:
+    env = {"MONOSTACK_DEFAULT__SERVICES": SERVICES, "MONOSTACK_IMAGE__GUEST_IMAGES": "true",
+           "MONOSTACK_COMPUTE__HEARTBEAT_INTERVAL": "2"}
+    running = None
+    try:
+        for running in own_cloud(tmp_path_factory, db_backend, "qemu", extra_env=env):
+            yield running
+    finally:
+        if running is not None:
+            kill_guests(running.data_dir)
+
+
+def cli(cloud: RunningCloud, *args: str, check: bool = True) -> Any:
+    env = dict(os.environ, OS_CLIENT_CONFIG_FILE=str(cloud.clouds_yaml), OS_CLOUD="monostack-admin")
+    done = subprocess.run([OPENSTACK, *args], env=env, capture_output=True, text=True, timeout=600)
+    if check:
+        assert done.returncode == 0, done.stderr
+    if "-f" in args and "json" in args:
+        return json.loads(done.stdout)
+    return done
+
+
+@pytest.fixture(scope="module")
+def guest_image(qemu_cloud: RunningCloud) -> str:
+    nova = Nova(qemu_cloud)
+    deadline = time.monotonic() + 900  # a machine without the cached guest image builds it first
+    while True:
+        images = nova.image_http.get("/images", params={"name": "monostack-guest"}).json()["images"]
+        if images and images[0]["status"] == "active":
+            return images[0]["id"]
+        assert time.monotonic() < deadline, "the guest image was never registered"
+        time.sleep(2)
+
+
+def instance_dir(cloud: RunningCloud, server_id: str) -> pathlib.Path:
+    return cloud.data_dir / "compute" / "instances" / server_id
+
+
+def qemu_pid(cloud: RunningCloud, server_id: str) -> int | None:
+    for pid_dir in pathlib.Path("/proc").iterdir():
+        if not pid_dir.name.isdigit():
+            continue
+        try:
+            args = (pid_dir / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if args and b"qemu-system" in args[0] and server_id.encode() in args:
+            return int(pid_dir.name)
+    return None
+
+
+def qmp_status(cloud: RunningCloud, server_id: str) -> str:
+    from monostack.compute.drivers import qmp
+
+    async def ask() -> str:
+        async with qmp.session(instance_dir(cloud, server_id) / "qmp.sock") as session:
+            return (await session.execute("query-status"))["status"]
+    return asyncio.run(ask())
+
+
+def console(cloud: RunningCloud, server_id: str) -> str:
+    return cli(cloud, "console", "log", "show", server_id).stdout
+
+
+def wait_console(cloud: RunningCloud, server_id: str, marker: str, timeout: float = 180, after: int = 0) -> None:
+    deadline = time.monotonic() + timeout
+    while marker not in console(cloud, server_id)[after:]:
+        assert time.monotonic() < deadline, f"{marker!r} not on the console of {server_id}"
+        time.sleep(2)
+
+
+def ssh_port(cloud: RunningCloud, server_id: str) -> int:
+    pid = qemu_pid(cloud, server_id)
+    cmdline = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().decode()
+    return int(cmdline.split("hostfwd")[1].split("127.0.0.1:")[1].split("-")[0])
+
+
+def ssh(cloud: RunningCloud, server_id: str, key: pathlib.Path, command: str) -> str:
+    done = subprocess.run(["ssh", "-i", str(key), "-p", str(ssh_port(cloud, server_id)), "-o", "BatchMode=yes",
+                           "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                           "-o", "ConnectTimeout=10", "root@127.0.0.1", command],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_cli_boot_then_every_action_changes_the_guest(qemu_cloud: RunningCloud, guest_image: str,
+                                                      tmp_path: pathlib.Path) -> None:
+    key = tmp_path / "key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    cli(qemu_cloud, "keypair", "create", "--public-key", f"{key}.pub", "k")
+    server = cli(qemu_cloud, "server", "create", "--image", "monostack-guest", "--flavor", "m1.nano",
+                 "--key-name", "k", "--wait", "vm1", "-f", "json")
+    server_id = server["id"]
+    assert server["status"] == "ACTIVE"
+    assert qmp_status(qemu_cloud, server_id) == "running"
+    wait_console(qemu_cloud, server_id, "MONOSTACK-GUEST: login prompt")
+    log = console(qemu_cloud, server_id)
+    assert f"instance-id {server_id}" in log and "keys installed 1" in log
+    assert ssh(qemu_cloud, server_id, key, "hostname").strip() == "vm1"
+    nova = Nova(qemu_cloud)
+
+    def act(*args: str, status: str) -> None:
+        cli(qemu_cloud, "server", *args, server_id)
+        nova.wait(server_id, status, timeout=300)
+
+    act("pause", status="PAUSED")
+    assert qmp_status(qemu_cloud, server_id) == "paused"
+    act("unpause", status="ACTIVE")
+    assert qmp_status(qemu_cloud, server_id) == "running"
+    pid = qemu_pid(qemu_cloud, server_id)
+    cli(qemu_cloud, "server", "suspend", server_id)
+    nova.wait(server_id, "SUSPENDED", timeout=300)
+    assert qemu_pid(qemu_cloud, server_id) is None  # memory saved to disk, process gone
+    act("resume", status="ACTIVE")
+    assert qmp_status(qemu_cloud, server_id) == "running"
+    assert ssh(qemu_cloud, server_id, key, "hostname").strip() == "vm1"  # the same guest, not rebooted
+    act("stop", status="SHUTOFF")
+    assert qemu_pid(qemu_cloud, server_id) is None
+    act("start", status="ACTIVE")
+    wait_console(qemu_cloud, server_id, "MONOSTACK-GUEST: login prompt")
+    pid = qemu_pid(qemu_cloud, server_id)
+    act("reboot", "--hard", status="ACTIVE")
+    assert qemu_pid(qemu_cloud, server_id) not in (None, pid)
+    act("rescue", status="RESCUE")
+    assert qmp_status(qemu_cloud, server_id) == "running"
+    act("unrescue", status="ACTIVE")
+    cli(qemu_cloud, "server", "resize", "--flavor", "m1.micro", server_id)
+    nova.wait(server_id, "VERIFY_RESIZE", timeout=300)
+    cmdline = pathlib.Path(f"/proc/{qemu_pid(qemu_cloud, server_id)}/cmdline").read_bytes().split(b"\0")
+    assert cmdline[cmdline.index(b"-m") + 1].startswith(b"192")
+    cli(qemu_cloud, "server", "resize", "confirm", server_id)
+    nova.wait(server_id, "ACTIVE", timeout=120)
+    act("lock", status="ACTIVE")
+    assert cli(qemu_cloud, "server", "show", server_id, "-f", "json",
+               "--os-compute-api-version", "2.9")["locked"] is True
+    act("unlock", status="ACTIVE")
+
+    # A snapshot is a real image, and a server boots from it.
+    image = cli(qemu_cloud, "server", "image", "create", "--name", "snap", "--wait", server_id, "-f", "json")
+    snapshot = cli(qemu_cloud, "image", "show", image["id"], "-f", "json")
+    assert snapshot["status"] == "active" and snapshot["disk_format"] == "qcow2"
+    clone = cli(qemu_cloud, "server", "create", "--image", image["id"], "--flavor", "m1.micro",
+                "--key-name", "k", "--wait", "clone", "-f", "json")
+    wait_console(qemu_cloud, clone["id"], "MONOSTACK-GUEST: login prompt")
+    assert ssh(qemu_cloud, clone["id"], key, "hostname").strip() == "clone"
+
+    # Shelving snapshots the disk and frees the host; unshelving boots it again.
+    act("shelve", status="SHELVED_OFFLOADED")
+    assert qemu_pid(qemu_cloud, server_id) is None
+    act("unshelve", status="ACTIVE")
+    wait_console(qemu_cloud, server_id, "MONOSTACK-GUEST: login prompt")
+
+    for victim in (server_id, clone["id"]):
+        cli(qemu_cloud, "server", "delete", "--wait", victim)
+        assert qemu_pid(qemu_cloud, victim) is None
+        assert not instance_dir(qemu_cloud, victim).exists()
+
+
+def test_serial_console_over_websocket(qemu_cloud: RunningCloud, guest_image: str) -> None:
+    import websockets.sync.client
+
+    nova = Nova(qemu_cloud, version="2.6")
+    server_id = nova.create(guest_image, "42", name="serial").json()["server"]["id"]
+    nova.wait(server_id, "ACTIVE")
+    wait_console(qemu_cloud, server_id, "MONOSTACK-GUEST: login prompt")
+    response = nova.http.post(f"/servers/{server_id}/remote-consoles", json={
+        "remote_console": {"protocol": "serial", "type": "serial"}})
+    assert response.status_code == 200, response.text
+    url = response.json()["remote_console"]["url"]
+    with websockets.sync.client.connect(url, subprotocols=["binary"]) as ws:
+        ws.send(b"\r")
+        seen = b""
+        deadline = time.monotonic() + 30
+        while b"login:" not in seen:
+            assert time.monotonic() < deadline, seen[-500:]
+            seen += ws.recv(timeout=30)
+    with pytest.raises(Exception):
+        with websockets.sync.client.connect(url.split("token=")[0] + "token=forged") as ws:
+            ws.recv(timeout=5)
+    nova.http.delete(f"/servers/{server_id}")
+    nova.wait(server_id, "DELETED")
+
+
+def test_five_servers_created_and_deleted_cleanly(qemu_cloud: RunningCloud, guest_image: str) -> None:
+    nova = Nova(qemu_cloud)
+    response = nova.create(guest_image, "42", name="five", min_count=5, max_count=5, return_reservation_id=True)
+    assert response.status_code == 202
+    servers = nova.http.get("/servers", params={"reservation_id": response.json()["reservation_id"]}).json()
+    ids = [s["id"] for s in servers["servers"]]
+    assert len(ids) == 5
+    for server_id in ids:
+        nova.wait(server_id, "ACTIVE", timeout=300)
+        assert qemu_pid(qemu_cloud, server_id) is not None
+    for server_id in ids:
+        assert nova.http.delete(f"/servers/{server_id}").status_code == 204
+    for server_id in ids:
+        nova.wait(server_id, "DELETED", timeout=120)
+        assert qemu_pid(qemu_cloud, server_id) is None and not instance_dir(qemu_cloud, server_id).exists()
+    usages = nova.http.get("/os-hypervisors/detail").json()["hypervisors"][0]
+    assert usages["running_vms"] == 0
