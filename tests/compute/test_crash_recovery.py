@@ -52,7 +52,13 @@ def test_sigkill_during_builds_leaves_nothing_stuck_or_orphaned(tmp_path: pathli
                                return_reservation_id=True)
         assert response.status_code == 202, response.text
         reservation = response.json()["reservation_id"]
-        time.sleep(1.5)  # some scheduled, some spawning, some not yet placed
+        # Kill once the first guests run while the others are still on their way.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            servers = nova.http.get("/servers/detail", params={"reservation_id": reservation}).json()["servers"]
+            if any(s["status"] == "ACTIVE" for s in servers):
+                break
+            time.sleep(0.2)
         cloud.process.send_signal(signal.SIGKILL)
         cloud.process.wait()
         cloud = start_cloud(data_dir, extra_env=env, timeout=120)
@@ -69,6 +75,7 @@ def test_sigkill_during_builds_leaves_nothing_stuck_or_orphaned(tmp_path: pathli
         for server in servers:
             if server["status"] == "ERROR":
                 assert server["fault"]["message"]
+        assert any(s["status"] == "ACTIVE" for s in servers)
         active = {s["id"] for s in servers if s["status"] == "ACTIVE"}
         assert qemu_guests(data_dir) == active
         for server in servers:

@@ -142,7 +142,10 @@ class ComputeAgent:
         task = row.task_state
         if row.vm_state == states.BUILDING or task in (states.SCHEDULING, states.NETWORKING,
                                                         states.BLOCK_DEVICE_MAPPING, states.SPAWNING):
+            # The guest never finished building: nothing of it may hold resources.
             await self.driver.destroy(row.uuid)
+            await self.network.deallocate(row)
+            await self.placement.delete_allocations(row.uuid)
             await asyncio.to_thread(self.svc.servers.set_error, row.uuid,
                                     "The build was interrupted: the compute agent restarted during it.",
                                     host=self.host)
