@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DATA_DIR ?=
 UP_ARGS := $(if $(DATA_DIR),--data-dir $(DATA_DIR),) $(if $(BIND),--bind $(BIND),)
 
-.PHONY: install up test test-fast test-dbs conformance conformance-identity bench bench-image guest-image clean
+.PHONY: install up test test-fast test-dbs conformance conformance-identity conformance-compute bench bench-image bench-compute bench-compute-scale guest-image clean
 
 # Idempotent: system packages when missing, the virtualenv, the package.
 install: $(BIN)/monostack
@@ -21,12 +21,14 @@ up: install
 	$(BIN)/monostack up $(UP_ARGS)
 
 # Every suite CI runs: unit, end-to-end and QEMU guest tests on SQLite, the
-# identity and image tests again on PostgreSQL and MariaDB, the bus on RabbitMQ.
+# database-heavy suites (identity, image, placement, compute) again on
+# PostgreSQL and MariaDB, the bus on RabbitMQ.
+DB_SUITES := tests/identity tests/image tests/e2e/test_cli_image.py tests/placement tests/compute
 test: install
 	scripts/test-services.sh
 	$(BIN)/pytest -q
-	MONOSTACK_TEST_DB=postgresql $(BIN)/pytest -q -m "not qemu" tests/identity tests/image tests/e2e/test_cli_image.py
-	MONOSTACK_TEST_DB=mysql $(BIN)/pytest -q -m "not qemu" tests/identity tests/image tests/e2e/test_cli_image.py
+	MONOSTACK_TEST_DB=postgresql $(BIN)/pytest -q -m "not qemu" $(DB_SUITES)
+	MONOSTACK_TEST_DB=mysql $(BIN)/pytest -q -m "not qemu" $(DB_SUITES)
 
 test-fast: install
 	$(BIN)/pytest -q -x --ignore=tests/e2e
@@ -39,6 +41,14 @@ conformance: install
 conformance-identity: install
 	conformance/run.sh --include conformance/identity-all.txt $(CONFORMANCE_ARGS)
 
+# The interop compute tests against a cloud with Compute (real QEMU guests;
+# MONOSTACK_COMPUTE__DRIVER=fake for the API alone). The guest image comes
+# from GUEST_CACHE (built once by `make guest-image`).
+conformance-compute: install
+	MONOSTACK_DEFAULT__SERVICES=identity,image,placement,compute \
+	MONOSTACK_GUEST_CACHE=$(or $(GUEST_CACHE),$(HOME)/.cache/monostack/guest) \
+	conformance/run.sh --include conformance/compute-interop.txt $(CONFORMANCE_ARGS)
+
 # Benchmarks against the reference implementations from PyPI (slow).
 bench: install
 	$(BIN)/python benchmarks/identity_tokens.py $(BENCH_ARGS)
@@ -46,6 +56,14 @@ bench: install
 # Image upload/download throughput (1 GiB) against the raw speed of the same disk.
 bench-image: install
 	$(BIN)/python benchmarks/image_throughput.py $(BENCH_ARGS)
+
+# Server boot through the API (QEMU driver) against plain QEMU to running and to the login prompt.
+bench-compute: install
+	$(BIN)/python benchmarks/compute_boot.py --json benchmarks/results-compute-boot.json $(if $(GUEST_CACHE),--guest-cache $(GUEST_CACHE),) $(BENCH_ARGS)
+
+# 1,000 servers through the API (fake driver) and the scheduler over 1,000 hosts.
+bench-compute-scale: install
+	$(BIN)/python benchmarks/compute_scale.py --json benchmarks/results-compute-scale.json $(BENCH_ARGS)
 
 # The guest image (Debian kernel, busybox, dropbear: a BIOS-bootable qcow2 like
 # CirrOS), rebuilt into GUEST_CACHE (default ~/.cache/monostack/guest/).

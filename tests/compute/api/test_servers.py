@@ -180,3 +180,22 @@ def test_console_output_and_unknown_server(nova: Nova, image_id: str) -> None:
     nova.http.delete(f"/servers/{server_id}")
     response = nova.http.get(f"/servers/{uuid.uuid4()}")
     assert response.status_code == 404 and "itemNotFound" in response.json()
+
+
+def test_metadata_service_serves_the_server_behind_a_signed_proxy(nova: Nova, image_id: str) -> None:
+    from monostack.compute.metadata.api import sign_instance_id
+
+    server_id = nova.create(image_id, name="meta", metadata={"role": "web"}).json()["server"]["id"]
+    nova.wait(server_id, "ACTIVE")
+    project_id = nova.server(server_id)["tenant_id"]
+    url = f"{nova.cloud.url}/compute/metadata/openstack/latest/meta_data.json"
+    headers = {"X-Instance-ID": server_id, "X-Tenant-ID": project_id,
+               "X-Instance-ID-Signature": sign_instance_id(server_id, "")}
+    response = httpx.get(url, headers=headers)
+    assert response.status_code == 200, response.text
+    meta = response.json()
+    assert meta["uuid"] == server_id and meta["name"] == "meta" and meta["meta"] == {"role": "web"}
+    forged = dict(headers, **{"X-Instance-ID-Signature": "0" * 64})
+    assert httpx.get(url, headers=forged).status_code == 403
+    nova.http.delete(f"/servers/{server_id}")
+    nova.wait(server_id, "DELETED")
