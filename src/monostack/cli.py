@@ -4,6 +4,8 @@
   monostack status                              each service: up or down
   monostack db upgrade                          apply database migrations
   monostack identity rotate-keys                rotate the token Fernet keys
+  monostack object ring ...                     build the object storage rings (see monostack.object.ring.cli)
+  monostack object replicate|audit|update --once  one pass of a storage daemon
   monostack config sample                       print a documented configuration file
   monostack version
 """
@@ -75,9 +77,11 @@ def cmd_rotate_keys(args: argparse.Namespace) -> int:
 
 
 def cmd_config_sample(args: argparse.Namespace) -> int:
-    import monostack.identity.options  # noqa: F401  (every service's options)
-    import monostack.image.options  # noqa: F401
+    import importlib
     from monostack.common.config import sample
+    for module in ("identity.options", "image.options", "placement.options", "compute.options",
+                   "compute.drivers.options", "object.options"):  # every service's options
+        importlib.import_module(f"monostack.{module}")
     print(sample())
     return 0
 
@@ -115,6 +119,11 @@ def parser() -> argparse.ArgumentParser:
 
     config = sub.add_parser("config", help="configuration").add_subparsers(dest="config_command", required=True)
     config.add_parser("sample", help="print a documented configuration file").set_defaults(func=cmd_config_sample)
+
+    obj = sub.add_parser("object", help="object storage: rings, replication, auditing").add_subparsers(
+        dest="object_command", required=True)
+    from monostack.object.ring.cli import add_commands as add_object_storage_commands
+    add_object_storage_commands(obj, common)
 
     sub.add_parser("version", help="print the version").set_defaults(func=cmd_version)
     return top

@@ -1,0 +1,1 @@
+"""The proxy's middlewares (Swift's pipeline, asynchronous); `pipeline.build` assembles them."""

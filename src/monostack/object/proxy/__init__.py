@@ -1,0 +1,1 @@
+"""The Swift API proxy: controllers for accounts, containers and objects in front of the storage servers."""

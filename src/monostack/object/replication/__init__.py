@@ -1,0 +1,1 @@
+"""The storage nodes' background daemons: replicator, auditor, updaters (see daemons.py)."""
