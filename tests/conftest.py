@@ -156,6 +156,10 @@ def start_cloud(data_dir: pathlib.Path, db_url: str | None = None, extra_env: di
     # lists), and share one build per machine.
     env = dict(os.environ, PYTHONUNBUFFERED="1", MONOSTACK_IMAGE__GUEST_IMAGES=str(guest_images).lower())
     env.setdefault("MONOSTACK_GUEST_CACHE", str(pathlib.Path.home() / ".cache" / "monostack" / "guest"))
+    # Object Storage's servers listen on ports of their own (Swift's 6200-6202 by
+    # default): every test cloud gets free ones, so clouds can run side by side.
+    for server in ("OBJECT", "CONTAINER", "ACCOUNT"):
+        env[f"MONOSTACK_OBJECT__{server}_PORT"] = str(free_port())
     env.update(extra_env or {})
     if db_url:
         env["MONOSTACK_DATABASE__CONNECTION"] = db_url
