@@ -77,6 +77,19 @@ def make_db_url(db_backend: str, tmp_path_factory: pytest.TempPathFactory) -> It
         _drop(db_backend, name)
 
 
+def migrated_db_url(make_db_url: Any, service: str) -> str:
+    """A new database on the selected backend with `service`'s tables at their newest migration."""
+    from monostack.common.db import Database, ensure_database
+    from monostack.common.migrate import upgrade
+
+    url = make_db_url()
+    ensure_database(url)
+    db = Database(url)
+    upgrade(db, service)
+    db.dispose()
+    return url
+
+
 @pytest.fixture(scope="session")
 def identity_store(make_db_url: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any]]:
     """One migrated identity database (and key repository) for the session: tests

@@ -8,21 +8,13 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.conftest import RunningCloud
+from tests.conftest import RunningCloud, migrated_db_url
 from tests.image.cloud import image_cloud
 
 
 @pytest.fixture(scope="session")
 def image_db_url(make_db_url: Any) -> Iterator[str]:
-    from monostack.common.db import Database, ensure_database
-    from monostack.common.migrate import upgrade
-
-    url = make_db_url()
-    ensure_database(url)
-    db = Database(url)
-    upgrade(db, "image")
-    db.dispose()
-    yield url
+    yield migrated_db_url(make_db_url, "image")
 
 
 @pytest.fixture

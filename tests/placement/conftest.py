@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from monostack.common import errors
 from monostack.common.context import RequestContext
-from tests.conftest import RunningCloud, own_cloud
+from tests.conftest import RunningCloud, own_cloud, migrated_db_url
 
 ENV = {"MONOSTACK_DEFAULT__SERVICES": "identity,placement"}
 LATEST = {"OpenStack-API-Version": "placement latest"}
@@ -33,15 +33,7 @@ class TokenTable:
 
 @pytest.fixture(scope="session")
 def placement_db_url(make_db_url: Any) -> Iterator[str]:
-    from monostack.common.db import Database, ensure_database
-    from monostack.common.migrate import upgrade
-
-    url = make_db_url()
-    ensure_database(url)
-    db = Database(url)
-    upgrade(db, "placement")
-    db.dispose()
-    yield url
+    yield migrated_db_url(make_db_url, "placement")
 
 
 def _empty(db: Any) -> None:

@@ -10,6 +10,8 @@ from typing import Any, Iterator
 
 import httpx
 import pytest
+
+from tests.conftest import migrated_db_url
 import sqlalchemy as sa
 
 from monostack.common import errors
@@ -42,15 +44,7 @@ class FakeValidator:
 
 @pytest.fixture(scope="session")
 def compute_db_url(make_db_url: Any) -> Iterator[str]:
-    from monostack.common.db import Database, ensure_database
-    from monostack.common.migrate import upgrade
-
-    url = make_db_url()
-    ensure_database(url)
-    db = Database(url)
-    upgrade(db, "compute")
-    db.dispose()
-    yield url
+    yield migrated_db_url(make_db_url, "compute")
 
 
 @pytest.fixture
