@@ -298,7 +298,8 @@ def _list(request: Request, ctx: RequestContext, detail: bool) -> dict[str, Any]
                                             for r in page]}
     else:
         body = {"servers": [views.server_brief(request, r) for r in page]}
-    if limit is not None and len(page) == limit_n and len(rows) > limit_n or (len(page) == limit_n and len(rows) > limit_n):
+    # Nova links the next page whenever a page is full.
+    if page and len(page) == limit_n:
         body["servers_links"] = collection_next(request, "servers/detail" if detail else "servers",
                                                 page[-1].uuid, limit_n)
     return body
