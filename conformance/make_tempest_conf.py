@@ -18,6 +18,12 @@ rationale):
 * ``[service_available]``: derived from the service catalog that the cloud
   actually returns (admin password token via plain ``POST /v3/auth/tokens``),
   so the file stays right as services land.
+* ``[compute]`` / ``[compute-feature-enabled]`` (when the catalog has
+  ``compute``): the guest images ``monostack-guest`` and
+  ``monostack-guest-alt`` (looked up in the Image service, waiting for their
+  background registration), flavors m1.nano (42) and m1.micro (84), the
+  microversion range from the Compute version document, and feature flags
+  that say what Monostack's Compute service really supports.
 
 Only the standard library and PyYAML are needed, so the script runs in the
 project venv as well as in the Tempest venv.
@@ -70,6 +76,62 @@ SERVICE_TYPES: dict[str, tuple[str, ...]] = {
     "swift": ("object-store",),
     "horizon": ("dashboard",),
 }
+
+
+# Compute: the images and flavors a Monostack cloud provides for tests (DevStack
+# has cirros and m1.nano/m1.micro for the same purpose).
+GUEST_IMAGE = "monostack-guest"
+GUEST_IMAGE_ALT = "monostack-guest-alt"
+FLAVOR_REF = "42"       # m1.nano
+FLAVOR_REF_ALT = "84"   # m1.micro
+# Used offline; online the range comes from GET /compute/v2.1.
+DEFAULT_COMPUTE_MICROVERSIONS = ("2.1", "2.96")
+# How long to wait for the guest images (registered in the background after
+# the API answers; a first start builds the image).
+DEFAULT_IMAGE_WAIT = 600.0
+
+# What Monostack's Compute service supports ([compute-feature-enabled]).
+# True only for what works end to end; the rest waits for its service
+# (networking: interface_attach; block storage: attach_encrypted_volume,
+# swap_volume, ...) or for a second host (migrations).
+COMPUTE_FEATURES: dict[str, bool] = {
+    "console_output": True,
+    "resize": True,
+    "pause": True,
+    "suspend": True,
+    "shelve": True,
+    "shelve_migrate": False,
+    "rescue": True,
+    "stable_rescue": False,
+    "snapshot": True,
+    "config_drive": True,
+    "disk_config": True,
+    # Hostnames from display names turn dots into dashes (Nova since Wallaby).
+    "hostname_fqdn_sanitization": True,
+    "serial_console": False,
+    "vnc_console": False,
+    "spice_console": False,
+    "live_migration": False,
+    "cold_migration": False,
+    "block_migration_for_live_migration": False,
+    "interface_attach": False,
+    "attach_encrypted_volume": False,
+    "swap_volume": False,
+    "volume_multiattach": False,
+    "volume_backed_live_migration": False,
+    "change_password": False,
+    "personality": False,
+    "metadata_service": False,
+    "enable_instance_password": True,
+    "unified_limits": False,
+}
+# The filters of monostack.compute.scheduler.filters (Tempest skips the
+# scheduler-hint tests of filters not listed).
+SCHEDULER_FILTERS = (
+    "AvailabilityZoneFilter", "ComputeFilter", "ImagePropertiesFilter",
+    "AggregateInstanceExtraSpecsFilter", "AggregateMultiTenancyIsolation",
+    "ServerGroupAffinityFilter", "ServerGroupAntiAffinityFilter",
+)
 
 
 class ConfError(Exception):
@@ -184,6 +246,7 @@ def fetch_token(cloud: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
     try:
         with opener.open(req, timeout=timeout) as resp:
             body = json.loads(resp.read().decode() or "{}")
+            subject_token = resp.headers.get("X-Subject-Token")
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode(errors="replace")[:500]
         raise ConfError(f"POST {url} -> HTTP {exc.code}: {detail}") from exc
@@ -191,7 +254,87 @@ def fetch_token(cloud: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
         raise ConfError(f"POST {url} failed: {exc}") from exc
     if "token" not in body:
         raise ConfError(f"POST {url}: response has no 'token': {str(body)[:300]}")
-    return body["token"]
+    token = body["token"]
+    # Kept beside the body for the Compute/Image look-ups (discover_compute).
+    token["_subject_token"] = subject_token
+    return token
+
+
+def _get_json(cloud: dict[str, Any], url: str, token_id: str | None,
+              timeout: float) -> dict[str, Any]:
+    headers = {"Accept": "application/json"}
+    if token_id:
+        headers["X-Auth-Token"] = token_id
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler({}),
+        urllib.request.HTTPSHandler(context=_ssl_context(cloud)),
+    )
+    try:
+        with opener.open(urllib.request.Request(url, headers=headers), timeout=timeout) as resp:
+            return json.loads(resp.read().decode() or "{}")
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode(errors="replace")[:300]
+        raise ConfError(f"GET {url} -> HTTP {exc.code}: {detail}") from exc
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise ConfError(f"GET {url} failed: {exc}") from exc
+
+
+def endpoint_url(catalog: Iterable[dict[str, Any]], service_type: str,
+                 region: str | None, interface: str = "public") -> str | None:
+    """The ``interface`` URL of ``service_type`` in ``region`` (None if absent)."""
+    for service in catalog or ():
+        if service.get("type") != service_type:
+            continue
+        for ep in service.get("endpoints") or ():
+            ep_region = ep.get("region_id") or ep.get("region")
+            if ep.get("interface", interface) == interface and not (
+                    region and ep_region and ep_region != region):
+                return ep.get("url")
+    return None
+
+
+def discover_compute(cloud: dict[str, Any], token: dict[str, Any], *, timeout: float = 30.0,
+                     image_wait: float = DEFAULT_IMAGE_WAIT) -> dict[str, str]:
+    """The cloud's values for ``[compute]``: guest image ids and microversion range.
+
+    The guest images are registered in the background once the cloud
+    answers, so this waits up to ``image_wait`` seconds for both to be active.
+    """
+    import time
+
+    region = cloud.get("region_name") or "RegionOne"
+    interface = (cloud.get("interface") or "public").removesuffix("URL")
+    catalog = token.get("catalog") or []
+    token_id = token.get("_subject_token")
+    found: dict[str, str] = {}
+
+    compute_url = endpoint_url(catalog, "compute", region, interface)
+    if compute_url:
+        doc = _get_json(cloud, compute_url.rstrip("/"), token_id, timeout).get("version") or {}
+        if doc.get("min_version") and doc.get("version"):
+            found["min_microversion"] = doc["min_version"]
+            found["max_microversion"] = doc["version"]
+
+    image_url = endpoint_url(catalog, "image", region, interface)
+    if image_url:
+        deadline = time.monotonic() + image_wait
+        wanted = {"image_ref": GUEST_IMAGE, "image_ref_alt": GUEST_IMAGE_ALT}
+        while True:
+            for option, name in wanted.items():
+                if option in found:
+                    continue
+                url = f"{image_url.rstrip('/')}/v2/images?name={name}&status=active"
+                images = _get_json(cloud, url, token_id, timeout).get("images") or []
+                if images:
+                    found[option] = images[0]["id"]
+            if all(option in found for option in wanted) or time.monotonic() >= deadline:
+                break
+            time.sleep(2)
+        missing = [name for option, name in wanted.items() if option not in found]
+        if missing:
+            raise ConfError(f"no active image {', '.join(missing)} after {image_wait:.0f}s "
+                            "(is [image] guest_images on, or MONOSTACK_GUEST_CACHE set?)")
+    return found
 
 
 def catalog_service_types(
@@ -245,11 +388,14 @@ def build_conf(
     unique_last_password_count: int = DEFAULT_UNIQUE_LAST_PASSWORD_COUNT,
     minimum_password_age: int = DEFAULT_MINIMUM_PASSWORD_AGE,
     enforce_scope_keystone: bool = True,
+    compute: dict[str, str] | None = None,
 ) -> dict[str, dict[str, str]]:
     """Return ``{section: {option: value}}`` for tempest.conf.
 
     ``token`` is the body returned by :func:`fetch_token` (or None when
     offline, in which case ``services`` lists the available service types).
+    ``compute`` is what :func:`discover_compute` found (image ids,
+    microversions); offline the image refs stay unset.
     """
     auth = cloud["auth"]
     region = cloud.get("region_name") or "RegionOne"
@@ -345,6 +491,9 @@ def build_conf(
         # format; with Tempest's default (True) ListUserImagesTest is skipped.
         conf["image-feature-enabled"] = {"image_format_enforcement": "False"}
 
+    if available["nova"]:
+        conf.update(compute_sections(compute or {}, region))
+
     # Catalog type of the block-storage service when it is not the default.
     if available["cinder"] and "block-storage" not in types:
         for cand in ("volumev3", "volume"):
@@ -356,6 +505,33 @@ def build_conf(
     # (its default).  Tempest itself only reads it in plugins today.
     conf["enforce_scope"] = {"keystone": _b(enforce_scope_keystone)}
     return conf
+
+
+def compute_sections(found: dict[str, str], region: str) -> dict[str, dict[str, str]]:
+    """``[compute]``, ``[compute-feature-enabled]`` and ``[validation]``."""
+    compute = {
+        "region": region,
+        "flavor_ref": FLAVOR_REF,
+        "flavor_ref_alt": FLAVOR_REF_ALT,
+        "min_microversion": found.get("min_microversion", DEFAULT_COMPUTE_MICROVERSIONS[0]),
+        "max_microversion": found.get("max_microversion", DEFAULT_COMPUTE_MICROVERSIONS[1]),
+        # Monostack's default shelved_offload_time (offloaded at once), as Nova's.
+        "shelved_offload_time": "0",
+        "min_compute_nodes": "1",
+    }
+    # No fixed_network_name: without a networking service servers get no
+    # network choice (a QEMU user-mode NIC).
+    for option in ("image_ref", "image_ref_alt"):
+        if found.get(option):
+            compute[option] = found[option]
+    features = {k: _b(v) for k, v in COMPUTE_FEATURES.items()}
+    features["scheduler_enabled_filters"] = ",".join(SCHEDULER_FILTERS)
+    return {
+        "compute": compute,
+        "compute-feature-enabled": features,
+        # No guest is reachable over the network yet (no floating IPs/SSH).
+        "validation": {"run_validation": "False"},
+    }
 
 
 def apply_overrides(
@@ -430,6 +606,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--minimum-password-age", type=int, default=DEFAULT_MINIMUM_PASSWORD_AGE)
     ap.add_argument("--no-enforce-scope", dest="enforce_scope", action="store_false",
                     help="write [enforce_scope] keystone = False")
+    ap.add_argument("--image-wait", type=float, default=DEFAULT_IMAGE_WAIT,
+                    help="seconds to wait for the guest images to be active (compute)")
     ap.add_argument("--extra-conf", action="append", default=[],
                     help="INI file merged over the generated options (repeatable)")
     ap.add_argument("--set", dest="sets", action="append", default=[],
@@ -440,6 +618,12 @@ def main(argv: list[str] | None = None) -> int:
         cloud = load_cloud(args.clouds_yaml, args.cloud)
         token = None if args.offline else fetch_token(cloud, timeout=args.timeout)
         services = {s.strip() for s in args.services.split(",") if s.strip()}
+        compute = None
+        if token is not None and "compute" in catalog_service_types(
+                token.get("catalog") or [], cloud.get("region_name") or "RegionOne",
+                (cloud.get("interface") or "public").removesuffix("URL")):
+            compute = discover_compute(cloud, token, timeout=args.timeout,
+                                       image_wait=args.image_wait)
         conf = build_conf(
             cloud,
             token,
@@ -451,6 +635,7 @@ def main(argv: list[str] | None = None) -> int:
             unique_last_password_count=args.unique_last_password_count,
             minimum_password_age=args.minimum_password_age,
             enforce_scope_keystone=args.enforce_scope,
+            compute=compute,
         )
         apply_overrides(conf, args.sets, args.extra_conf)
     except (ConfError, OSError, KeyError, yaml.YAMLError) as exc:

@@ -226,6 +226,17 @@ stop_cloud() {
     fi
     wait "$CLOUD_PID" 2>/dev/null || true
     CLOUD_PID=""
+    kill_guests
+}
+# QEMU guests outlive the cloud process by design (as under Nova): kill those
+# of our own cloud (their command line names its data directory).
+kill_guests() {
+    [[ -n "${DATA_DIR:-}" ]] || return 0
+    local pid
+    for pid in $(pgrep -f "qemu-system.*$DATA_DIR/" 2>/dev/null); do
+        log "killing leftover guest (pid $pid)"
+        kill -KILL "$pid" 2>/dev/null || true
+    done
 }
 trap stop_cloud EXIT
 trap 'exit 130' INT TERM

@@ -194,6 +194,7 @@ def test_main_identity_only_catalog(monkeypatch, clouds_yaml, tmp_path):
 def test_main_services_follow_catalog(monkeypatch, clouds_yaml, tmp_path):
     monkeypatch.setattr(mtc, "fetch_token", lambda cloud, timeout=30.0: _token(
         ["identity", "compute", "image", "network", "volumev3", "placement"]))
+    monkeypatch.setattr(mtc, "discover_compute", lambda cloud, token, **kw: {})  # see the compute tests
     out = tmp_path / "tempest.conf"
     assert mtc.main(["--clouds-yaml", str(clouds_yaml), "-o", str(out)]) == 0
     conf = _read_conf(out)
@@ -256,6 +257,85 @@ def test_main_reports_unreachable_cloud(tmp_path, capsys):
     assert "auth/tokens" in capsys.readouterr().err
 
 
+# ------------------------------------------------------------- compute
+def _compute_http(versions, images_after_polls=0):
+    """A stand-in for _get_json: the Compute version document and the Image
+    service's guest images (missing for the first `images_after_polls` polls)."""
+    calls = {"images": 0}
+
+    def get_json(cloud, url, token_id, timeout):
+        assert token_id == "tok"
+        if url.endswith("/compute"):
+            return {"version": {"id": "v2.1", "min_version": versions[0], "version": versions[1]}}
+        assert "/image/v2/images?name=" in url and "status=active" in url
+        calls["images"] += 1
+        if calls["images"] <= images_after_polls * 2:
+            return {"images": []}
+        name = url.split("name=")[1].split("&")[0]
+        return {"images": [{"id": f"id-of-{name}", "name": name}]}
+    return get_json, calls
+
+
+def test_main_compute_sections(monkeypatch, clouds_yaml, tmp_path):
+    token = _token(["identity", "compute", "image", "placement"])
+    token["_subject_token"] = "tok"
+    monkeypatch.setattr(mtc, "fetch_token", lambda cloud, timeout=30.0: token)
+    get_json, calls = _compute_http(("2.1", "2.90"), images_after_polls=2)
+    monkeypatch.setattr(mtc, "_get_json", get_json)
+    monkeypatch.setattr("time.sleep", lambda seconds: None)
+    out = tmp_path / "tempest.conf"
+    assert mtc.main(["--clouds-yaml", str(clouds_yaml), "-o", str(out)]) == 0
+    conf = _read_conf(out)
+    compute = conf["compute"]
+    assert (compute["image_ref"], compute["image_ref_alt"]) == ("id-of-monostack-guest", "id-of-monostack-guest-alt")
+    assert (compute["flavor_ref"], compute["flavor_ref_alt"]) == ("42", "84")
+    assert (compute["min_microversion"], compute["max_microversion"]) == ("2.1", "2.90")
+    assert "fixed_network_name" not in compute
+    assert calls["images"] == 6  # waited two rounds for the background registration
+    features = conf["compute-feature-enabled"]
+    for flag in ("console_output", "resize", "pause", "suspend", "shelve", "rescue", "snapshot", "config_drive"):
+        assert features[flag] == "True", flag
+    for flag in ("serial_console", "live_migration", "cold_migration", "interface_attach",
+                 "attach_encrypted_volume", "change_password", "personality", "metadata_service",
+                 "vnc_console", "spice_console"):
+        assert features[flag] == "False", flag
+    assert "ServerGroupAntiAffinityFilter" in features["scheduler_enabled_filters"]
+    assert conf["validation"]["run_validation"] == "False"
+    avail = conf["service_available"]
+    assert (avail["nova"], avail["glance"], avail["neutron"], avail["cinder"]) == ("True", "True", "False", "False")
+
+
+def test_main_compute_images_missing_is_an_error(monkeypatch, clouds_yaml, tmp_path, capsys):
+    token = _token(["identity", "compute", "image"])
+    token["_subject_token"] = "tok"
+    monkeypatch.setattr(mtc, "fetch_token", lambda cloud, timeout=30.0: token)
+    get_json, _ = _compute_http(("2.1", "2.96"), images_after_polls=10 ** 6)
+    monkeypatch.setattr(mtc, "_get_json", get_json)
+    monkeypatch.setattr("time.sleep", lambda seconds: None)
+    rc = mtc.main(["--clouds-yaml", str(clouds_yaml), "-o", str(tmp_path / "t.conf"), "--image-wait", "0"])
+    assert rc == 1
+    assert "monostack-guest" in capsys.readouterr().err
+
+
+def test_offline_compute_has_defaults_and_no_image_refs(clouds_yaml, tmp_path):
+    out = tmp_path / "tempest.conf"
+    assert mtc.main(["--clouds-yaml", str(clouds_yaml), "-o", str(out), "--offline",
+                     "--services", "identity,compute,image"]) == 0
+    compute = _read_conf(out)["compute"]
+    assert (compute["min_microversion"], compute["max_microversion"]) == mtc.DEFAULT_COMPUTE_MICROVERSIONS
+    assert "image_ref" not in compute and compute["flavor_ref"] == "42"
+
+
+def test_compute_interop_list_is_the_interop_compute_lines():
+    interop = REPO.parent / "shared" / "conformance" / "tempest-interop.txt"
+    if not interop.exists():
+        pytest.skip("no shared/conformance/tempest-interop.txt beside the repo")
+    wanted = [line for line in interop.read_text().splitlines() if line.startswith("^tempest\\.api\\.compute")]
+    ours = [line for line in (CONFORMANCE / "compute-interop.txt").read_text().splitlines()
+            if line and not line.startswith("#")]
+    assert ours == wanted and len(ours) == 95
+
+
 # ------------------------------------------- real HTTP against a fake Keystone
 @pytest.fixture
 def fake_keystone():
@@ -298,6 +378,22 @@ def test_tempest_reads_conf_and_runs_all_identity_tests(clouds_yaml, tmp_path):
     assert report["total"] == 138
     assert report["runnable"] == 138, report["skip_reasons"]
     assert not report["load_errors"]
+
+
+@needs_tempest
+def test_tempest_loads_the_compute_interop_tests(clouds_yaml, tmp_path):
+    """All 95 interop compute tests load; with Neutron absent those needing a network skip."""
+    ws = tmp_path / "ws"
+    out = ws / "etc" / "tempest.conf"
+    assert mtc.main(["--clouds-yaml", str(clouds_yaml), "--offline", "--services", "identity,compute,image",
+                     "--workspace", str(ws), "-o", str(out)]) == 0
+    proc = subprocess.run(
+        [str(TEMPEST_PY), str(CONFORMANCE / "count_tests.py"), "--config-file", str(out),
+         "--include-list", str(CONFORMANCE / "compute-interop.txt"), "--json"],
+        capture_output=True, text=True, timeout=300, check=True)
+    report = json.loads(proc.stdout)
+    assert report["total"] == 95 and not report["load_errors"]
+    assert report["runnable"] >= 25, report["skip_reasons"]
 
 
 @needs_tempest

@@ -22,9 +22,10 @@ from monostack.common.http import JSONResponse, base_url, create_app, error_resp
 from monostack.compute.api.common import MICROVERSIONS
 
 # Route modules, in the order their paths must match (static paths before /servers/{id}).
-ROUTERS = ["servers", "server_actions", "flavors", "keypairs", "quotas", "limits", "availability_zones",
-           "aggregates", "os_services", "hypervisors", "server_groups", "usage", "migrations",
-           "instance_actions", "server_metadata", "server_tags", "consoles", "interfaces", "volume_attachments",
+ROUTERS = ["servers", "server_actions", "server_backups", "flavors", "keypairs", "quotas", "limits",
+           "availability_zones", "aggregates", "os_services", "hypervisors", "server_groups", "usage", "migrations",
+           "instance_actions", "server_metadata", "server_tags", "images", "ips", "hosts",
+           "instance_usage_audit_log", "server_external_events", "consoles", "interfaces", "volume_attachments",
            "server_password", "diagnostics", "extensions"]
 
 
@@ -76,6 +77,10 @@ class MicroversionLayer:
             return
         scope.setdefault("state", {})["microversion"] = version
         extra = [] if legacy else [(k.encode(), v.encode()) for k, v in MICROVERSIONS.response_headers(version).items()]
+        # Nova names the request id twice; clients (and Tempest) read x-compute-request-id.
+        ctx = scope.get("monostack.context")
+        if ctx is not None:
+            extra.append((b"x-compute-request-id", ctx.request_id.encode()))
 
         async def send_with_version(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -91,6 +96,8 @@ def build(svc: Any, validator: Any, *, max_body_size: int, identity_uri: str = "
     app.state.compute = svc
     app.state.validator = validator
     app.state.identity_uri = identity_uri
+    # Nova answers /servers/ (a trailing slash) with 404, not a redirect to /servers.
+    app.router.redirect_slashes = False
 
     @app.get("/", include_in_schema=False)
     async def versions(request: Request) -> JSONResponse:

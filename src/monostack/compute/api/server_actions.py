@@ -144,6 +144,7 @@ async def resize(request: Request, ctx: RequestContext, row: Any, args: Any) -> 
     service = svc(request)
     if not isinstance(args, dict) or "flavorRef" not in args:
         raise errors.BadRequest("Invalid input for field/attribute resize. 'flavorRef' is a required property")
+    disk_config = _disk_config(args)
     flavor_id = str(args["flavorRef"]).rstrip("/").rsplit("/", 1)[-1]
     try:
         new = await run_blocking(service.flavors.get, flavor_id, ctx)
@@ -159,12 +160,23 @@ async def resize(request: Request, ctx: RequestContext, row: Any, args: Any) -> 
     migration = await run_blocking(service.servers.start_migration, ctx, row, "resize", new)
     await resize_claims.begin(service.placement, service, row, new, migration)
     try:
-        await _act(request, ctx, row, "resize", "resize", old_flavor=row.flavor, new_flavor=new)
+        await _act(request, ctx, row, "resize", "resize", old_flavor=row.flavor, new_flavor=new, **disk_config)
     except Exception:
         await resize_claims.revert(service.placement, row.uuid, migration)
         await run_blocking(service.servers.migration_status, row.uuid, "error")
         raise
     return _accepted()
+
+
+def _disk_config(args: dict[str, Any]) -> dict[str, str]:
+    """OS-DCF:diskConfig of a resize or rebuild: the server's new disk_config."""
+    if "OS-DCF:diskConfig" not in args:
+        return {}
+    value = args["OS-DCF:diskConfig"]
+    if value not in ("AUTO", "MANUAL"):
+        raise errors.BadRequest(f"Invalid input for field/attribute OS-DCF:diskConfig. Value: {value}. "
+                                f"'{value}' is not one of ['AUTO', 'MANUAL']")
+    return {"disk_config": value}
 
 
 def _quota_delta(service: Any, ctx: RequestContext, row: Any, new: dict[str, Any]) -> None:
@@ -193,6 +205,7 @@ async def rebuild(request: Request, ctx: RequestContext, row: Any, args: Any) ->
         changes["display_name"] = args["name"]
     if "description" in args and at_least(request, "2.19"):
         changes["display_description"] = args["description"]
+    changes.update(_disk_config(args))
     if "accessIPv4" in args:
         changes["access_ip_v4"] = args["accessIPv4"]
     if "accessIPv6" in args:
@@ -213,7 +226,8 @@ async def rebuild(request: Request, ctx: RequestContext, row: Any, args: Any) ->
     if "metadata" in args:
         await run_blocking(_set_metadata, service, ctx, row.uuid, args["metadata"] or {})
     row = await run_blocking(service.servers.get, ctx, row.uuid)
-    view = views.server_after_change(request, row, ctx, rebuild=True)
+    groups = await run_blocking(views.group_ids, service, row.uuid) if at_least(request, "2.71") else None
+    view = views.server_after_change(request, row, ctx, rebuild=True, server_groups=groups)
     view["adminPass"] = args.get("adminPass") or secrets.token_urlsafe(9)
     return JSONResponse({"server": view}, status_code=202)
 
@@ -224,15 +238,20 @@ def _set_metadata(service: Any, ctx: RequestContext, uuid: str, items: dict[str,
         service.servers.set_metadata_items(session, row, items)
 
 
+# Image attributes a snapshot's metadata cannot set (they are not properties).
+_IMAGE_CORE = ("name", "disk_format", "container_format", "visibility", "id", "owner", "status", "protected")
+
+
 async def _snapshot_image(request: Request, ctx: RequestContext, row: Any, name: str,
                           metadata: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """The queued image a snapshot or shelve uploads into, owned by the caller's project."""
     props = {k: v for k, v in ((row.image_meta or {}).get("properties") or {}).items()
              if not k.startswith(("os_glance", "owner_specified"))}
-    body = {**props, **{k: str(v) for k, v in (metadata or {}).items()}, "name": name,
-            "disk_format": "qcow2", "container_format": "bare", "visibility": "private",
+    # The caller's metadata may override image_type and the other snapshot properties (as in Nova).
+    body = {**props, "name": name, "disk_format": "qcow2", "container_format": "bare", "visibility": "private",
             "image_type": "snapshot", "instance_uuid": row.uuid, "base_image_ref": row.image_ref or "",
-            "user_id": ctx.user_id, **(extra or {})}
+            "user_id": ctx.user_id, **{k: str(v) for k, v in (metadata or {}).items() if k not in _IMAGE_CORE},
+            **(extra or {})}
     if (row.image_meta or {}).get("min_ram"):
         body["min_ram"] = row.image_meta["min_ram"]
     body["min_disk"] = max(row.flavor.get("disk", 0), (row.image_meta or {}).get("min_disk", 0))
@@ -306,6 +325,14 @@ async def reset_state(request: Request, ctx: RequestContext, row: Any, args: Any
     if state not in ("active", "error"):
         raise errors.BadRequest(f"Invalid input for field/attribute state. Value: {state}.")
     await run_blocking(svc(request).servers.finish, row.uuid, vm_state=state, task_state=None)
+    return _accepted()
+
+
+@action("injectNetworkInfo", "os-admin-actions:inject_network_info")
+async def inject_network_info(request: Request, ctx: RequestContext, row: Any, args: Any) -> Response:
+    """Nova has the driver push network info into the guest; a user-mode NIC takes its
+    address by DHCP, so there is nothing to push (as with libvirt)."""
+    svc(request).servers.check_lock(ctx, row)
     return _accepted()
 
 

@@ -125,6 +125,11 @@ async def _resolve(request: Request, ctx: RequestContext, server: dict[str, Any]
             if item.get("uuid") == "auto" or not (item.get("uuid") or item.get("port")):
                 raise errors.BadRequest("Bad networks format: network uuid is not in proper format")
     service.network.validate(networks)
+    group_names = [sg.get("name", "default") for sg in server.get("security_groups") or []]
+    if not service.network.has_networking:  # without a networking service "default" is the only group
+        for name in group_names:
+            if name != "default":
+                raise errors.BadRequest(f"Security group {name} not found.")
     user_data = server.get("user_data")
     if user_data is not None:
         try:
@@ -162,7 +167,7 @@ async def _resolve(request: Request, ctx: RequestContext, server: dict[str, Any]
     hostname = server.get("hostname") if at_least(request, "2.90") else None
     return {"name": server["name"], "description": server.get("description"), "hostname": hostname,
             "flavor": flavor, "image": image, "key": key, "user_data": user_data, "metadata": metadata,
-            "security_groups": [sg.get("name", "default") for sg in server.get("security_groups") or []] or None,
+            "security_groups": group_names or None,
             "requested_networks": networks, "availability_zone": zone, "config_drive": _bool(server.get(
                 "config_drive", False)), "bdms": bdms, "min_count": min_count, "max_count": max_count,
             "scheduler_hints": request_hints, "group_uuid": group_uuid, "tags": server.get("tags"),
@@ -261,8 +266,6 @@ def _list(request: Request, ctx: RequestContext, detail: bool) -> dict[str, Any]
     if all_tenants:
         authorize(request, ctx, "os_compute_api:servers:index:get_all_tenants")
         project_id = params.get("project_id") or params.get("tenant_id") or None
-    elif ctx.is_admin and (params.get("project_id") or params.get("tenant_id")):
-        project_id = params.get("project_id") or params.get("tenant_id")
     changes_since = _time(params["changes-since"], "changes-since") if "changes-since" in params else None
     changes_before = _time(params["changes-before"], "changes-before") if "changes-before" in params else None
     if changes_since and changes_before and changes_before < changes_since:
@@ -382,7 +385,8 @@ def list_servers_detail(request: Request, ctx: RequestContext = Depends(authenti
 def show_server(server_id: str, request: Request, ctx: RequestContext = Depends(authenticated)) -> JSONResponse:
     row = svc(request).servers.get(ctx, server_id)
     authorize(request, ctx, "os_compute_api:servers:show", {"project_id": row.project_id})
-    return JSONResponse({"server": views.server_detail(request, row, ctx)})
+    groups = views.group_ids(svc(request), row.uuid) if at_least(request, "2.71") else None
+    return JSONResponse({"server": views.server_detail(request, row, ctx, server_groups=groups)})
 
 
 UPDATE_SCHEMA = {"type": "object", "required": ["server"], "properties": {"server": {
@@ -411,7 +415,8 @@ async def update_server(server_id: str, request: Request,
         if key in fields:
             changes[column] = fields[key]
     row = await run_blocking(service.servers.update, ctx, server_id, changes)
-    return JSONResponse({"server": views.server_after_change(request, row, ctx)})
+    groups = await run_blocking(views.group_ids, service, row.uuid) if at_least(request, "2.71") else None
+    return JSONResponse({"server": views.server_after_change(request, row, ctx, server_groups=groups)})
 
 
 @router.delete("/v2.1/servers/{server_id}", status_code=204)

@@ -42,8 +42,13 @@ def server_brief(request: Request, row: Any) -> dict[str, Any]:
     return {"id": row.uuid, "name": row.display_name, "links": links(request, "servers", row.uuid)}
 
 
+_PROGRESS_STATUSES = ("ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING")
+
+
 def server_detail(request: Request, row: Any, ctx: RequestContext, *, show_extended: bool | None = None,
-                  host_statuses: dict[str, str] | None = None) -> dict[str, Any]:
+                  host_statuses: dict[str, str] | None = None,
+                  server_groups: list[str] | None = None) -> dict[str, Any]:
+    """server_groups: the ids of the server's group, shown from 2.71 (by show, update and rebuild)."""
     status = states.status(row.vm_state, row.task_state)
     view: dict[str, Any] = {
         "id": row.uuid, "name": row.display_name, "status": status,
@@ -53,8 +58,6 @@ def server_detail(request: Request, row: Any, ctx: RequestContext, *, show_exten
         "updated": isotime(row.updated_at), "addresses": addresses(row.network_info),
         "accessIPv4": row.access_ip_v4 or "", "accessIPv6": row.access_ip_v6 or "",
         "links": links(request, "servers", row.uuid), "OS-DCF:diskConfig": row.disk_config or "MANUAL",
-        "progress": row.progress or 0 if status in ("ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE",
-                                                      "MIGRATING") else 0,
         "OS-EXT-AZ:availability_zone": row.availability_zone or "",
         "config_drive": "True" if row.config_drive else "",
         "key_name": row.key_name,
@@ -67,6 +70,8 @@ def server_detail(request: Request, row: Any, ctx: RequestContext, *, show_exten
     }
     if status == "DELETED" and row.deleted:
         view["status"] = "DELETED"
+    if view["status"] in _PROGRESS_STATUSES:  # Nova shows progress only while it means something
+        view["progress"] = row.progress or 0
     if show_extended is None:
         show_extended = allowed(request, ctx, "os_compute_api:os-extended-server-attributes",
                                 {"project_id": row.project_id})
@@ -86,6 +91,8 @@ def server_detail(request: Request, row: Any, ctx: RequestContext, *, show_exten
         view["os-extended-volumes:volumes_attached"] = []
     if at_least(request, "2.9"):
         view["locked"] = bool(row.locked)
+    if server_groups is not None and at_least(request, "2.71"):
+        view["server_groups"] = server_groups
     if at_least(request, "2.73"):
         view["locked_reason"] = row.locked_reason
     if at_least(request, "2.19"):
@@ -113,14 +120,15 @@ _EXTENSION_KEYS = ("OS-EXT-AZ:availability_zone", "config_drive", "key_name", "O
                    "OS-EXT-STS:power_state", "os-extended-volumes:volumes_attached", "host_status")
 
 
-def server_after_change(request: Request, row: Any, ctx: RequestContext, *, rebuild: bool = False) -> dict[str, Any]:
+def server_after_change(request: Request, row: Any, ctx: RequestContext, *, rebuild: bool = False,
+                        server_groups: list[str] | None = None) -> dict[str, Any]:
     """The server as the answer of PUT /servers/{id} (rebuild=False) or of the rebuild action."""
     if at_least(request, "2.75"):
-        view = server_detail(request, row, ctx)
+        view = server_detail(request, row, ctx, server_groups=server_groups)
         if rebuild:  # rebuild names it user_data (below)
             view.pop("OS-EXT-SRV-ATTR:user_data", None)
     else:
-        view = server_detail(request, row, ctx, show_extended=False)
+        view = server_detail(request, row, ctx, show_extended=False, server_groups=server_groups)
         keep_key_name = rebuild and at_least(request, "2.54")
         for key in _EXTENSION_KEYS:
             if not (key == "key_name" and keep_key_name):
@@ -131,6 +139,12 @@ def server_after_change(request: Request, row: Any, ctx: RequestContext, *, rebu
     if rebuild and at_least(request, "2.57"):
         view["user_data"] = row.user_data
     return view
+
+
+def group_ids(service: Any, server_uuid: str) -> list[str]:
+    """Blocking: the ids of the server group the server is in (Nova's server_groups field)."""
+    group = service.groups.group_of(server_uuid)
+    return [group["id"]] if group else []
 
 
 def _usage_time(value: Any) -> str | None:

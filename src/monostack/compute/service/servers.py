@@ -29,13 +29,16 @@ from monostack.compute.service import utcnow
 if TYPE_CHECKING:
     from monostack.compute.service import ComputeService
 
-_HOSTNAME_BAD = re.compile(r"[^\w.-]+", re.ASCII)
+_HOSTNAME_BAD = re.compile(r"[^\w.-]+")
 
 
 def sanitize_hostname(name: str, default: str = "server") -> str:
-    """Nova's rule (before 2.90): the display name reduced to a hostname."""
-    host = _HOSTNAME_BAD.sub("", name.replace(" ", "-").replace("_", "-")).strip(".-").lower()[:63]
-    return host or default
+    """Nova's rule (the hostname before 2.90 named it): Latin-1 letters, digits and dashes,
+    at most 63 characters; spaces, underscores and dots become dashes (so an FQDN-like
+    name is not taken for a domain)."""
+    host = name.encode("latin-1", "ignore").decode("latin-1")[:63]
+    host = _HOSTNAME_BAD.sub("", re.sub(r"[ _.]", "-", host)).lower().strip(".-")
+    return host or default[:63]
 
 
 def canonical_ip(value: str | None) -> str | None:
@@ -128,10 +131,11 @@ class ServerManager:
                 hostname = req.get("hostname")
                 if hostname and count > 1:
                     hostname = f"{hostname}-{index + 1}"
+                server_uuid = str(uuidlib.uuid4())
                 row = models.Instance(
-                    uuid=str(uuidlib.uuid4()), project_id=ctx.project_id, user_id=ctx.user_id,
+                    uuid=server_uuid, project_id=ctx.project_id, user_id=ctx.user_id,
                     display_name=name, display_description=req.get("description"),
-                    hostname=hostname or sanitize_hostname(name), flavor=flavor,
+                    hostname=hostname or sanitize_hostname(name, f"Server-{server_uuid}"), flavor=flavor,
                     vcpus=flavor["vcpus"], memory_mb=flavor["ram"], root_gb=flavor["disk"],
                     ephemeral_gb=flavor["ephemeral"], image_ref=(req.get("image") or {}).get("id") or "",
                     image_meta=req.get("image"), key_name=(req.get("key") or {}).get("name"),
