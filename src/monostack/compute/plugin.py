@@ -9,6 +9,7 @@ service's own token.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,7 @@ class ComputePlugin(ServicePlugin):
         self.service: "ComputeService | None" = None
         self.agent: "ComputeAgent | None" = None
         self.auth: Any = None
+        self._heartbeat: asyncio.Task | None = None
 
     def prepare(self, cloud: "Cloud") -> None:
         from monostack.common.migrate import upgrade
@@ -98,8 +100,9 @@ class ComputePlugin(ServicePlugin):
         assert svc is not None
         await cloud.bus.serve("conductor", svc.conductor)
         conf = cloud.conf
+        host = conf.default.host or socket.gethostname()
+        self._heartbeat = asyncio.create_task(self._control_plane_heartbeat(host, conf.compute.heartbeat_interval))
         if conf.compute.run_agent:
-            host = conf.default.host or socket.gethostname()
             from monostack.compute import drivers
             driver = drivers.load(conf.compute.driver, pathlib.Path(conf.compute.state_dir), conf)
             metadata = None
@@ -114,7 +117,20 @@ class ComputePlugin(ServicePlugin):
             svc.console_driver = driver
         await svc.conductor.recover()
 
+    async def _control_plane_heartbeat(self, host: str, interval: float) -> None:
+        """The conductor and the scheduler of this process show in os-services like Nova's."""
+        assert self.service is not None
+        while True:
+            for binary, topic in (("nova-conductor", "conductor"), ("nova-scheduler", "scheduler")):
+                try:
+                    await asyncio.to_thread(self.service.hosts.report, host, binary, topic)
+                except Exception:  # a missed heartbeat is retried at the next beat
+                    LOG.exception("could not report %s", binary)
+            await asyncio.sleep(interval)
+
     async def stop(self, cloud: "Cloud") -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
         if self.agent is not None:
             await self.agent.stop()
         if self.auth is not None:
