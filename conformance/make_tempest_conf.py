@@ -337,6 +337,19 @@ def discover_compute(cloud: dict[str, Any], token: dict[str, Any], *, timeout: f
     return found
 
 
+def discover_object_storage(cloud: dict[str, Any], token: dict[str, Any], *,
+                            timeout: float = 30.0) -> list[str]:
+    """The middleware Object Storage announces in /info (Tempest's discoverable_apis)."""
+    region = cloud.get("region_name") or "RegionOne"
+    interface = (cloud.get("interface") or "public").removesuffix("URL")
+    url = endpoint_url(token.get("catalog") or [], "object-store", region, interface)
+    if not url:
+        return []
+    root = url.rstrip("/").split("/v1/")[0]
+    info = _get_json(cloud, f"{root}/info", token.get("_subject_token"), timeout)
+    return sorted(key for key in info if key != "swift")
+
+
 def catalog_service_types(
     catalog: Iterable[dict[str, Any]], region: str | None, interface: str = "public"
 ) -> set[str]:
@@ -389,6 +402,7 @@ def build_conf(
     minimum_password_age: int = DEFAULT_MINIMUM_PASSWORD_AGE,
     enforce_scope_keystone: bool = True,
     compute: dict[str, str] | None = None,
+    object_apis: list[str] | None = None,
 ) -> dict[str, dict[str, str]]:
     """Return ``{section: {option: value}}`` for tempest.conf.
 
@@ -493,6 +507,15 @@ def build_conf(
 
     if available["nova"]:
         conf.update(compute_sections(compute or {}, region))
+
+    if available["swift"]:
+        # Tempest's defaults (operator role member, ResellerAdmin) are Monostack's;
+        # container sync is not offered, and only what /info announces is tested.
+        conf["object-storage"] = {"operator_role": "member", "reseller_admin_role": "ResellerAdmin"}
+        features = {"container_sync": "False"}
+        if object_apis:
+            features["discoverable_apis"] = ",".join(object_apis)
+        conf["object-storage-feature-enabled"] = features
 
     # Catalog type of the block-storage service when it is not the default.
     if available["cinder"] and "block-storage" not in types:
@@ -624,6 +647,7 @@ def main(argv: list[str] | None = None) -> int:
                 (cloud.get("interface") or "public").removesuffix("URL")):
             compute = discover_compute(cloud, token, timeout=args.timeout,
                                        image_wait=args.image_wait)
+        object_apis = discover_object_storage(cloud, token, timeout=args.timeout) if token is not None else None
         conf = build_conf(
             cloud,
             token,
@@ -636,6 +660,7 @@ def main(argv: list[str] | None = None) -> int:
             minimum_password_age=args.minimum_password_age,
             enforce_scope_keystone=args.enforce_scope,
             compute=compute,
+            object_apis=object_apis,
         )
         apply_overrides(conf, args.sets, args.extra_conf)
     except (ConfError, OSError, KeyError, yaml.YAMLError) as exc:
