@@ -225,3 +225,19 @@ def test_five_servers_created_and_deleted_cleanly(qemu_cloud: RunningCloud, gues
         assert qemu_pid(qemu_cloud, server_id) is None and not instance_dir(qemu_cloud, server_id).exists()
     usages = nova.http.get("/os-hypervisors/detail").json()["hypervisors"][0]
     assert usages["running_vms"] == 0
+
+
+def test_anti_affinity_on_one_host_refuses_the_second_server(qemu_cloud: RunningCloud, guest_image: str) -> None:
+    group = cli(qemu_cloud, "server", "group", "create", "--policy", "anti-affinity", "apart", "-f", "json")
+    first = cli(qemu_cloud, "server", "create", "--image", "monostack-guest", "--flavor", "m1.nano",
+                "--hint", f"group={group['id']}", "--wait", "apart-1", "-f", "json")
+    assert first["status"] == "ACTIVE"
+    second = cli(qemu_cloud, "server", "create", "--image", "monostack-guest", "--flavor", "m1.nano",
+                 "--hint", f"group={group['id']}", "--wait", "apart-2", check=False)
+    assert second.returncode != 0  # --wait reports the build's failure
+    shown = cli(qemu_cloud, "server", "show", "apart-2", "-f", "json")
+    assert shown["status"] == "ERROR"
+    assert "No valid host was found" in shown["fault"]["message"]
+    assert qemu_pid(qemu_cloud, shown["id"]) is None
+    for name in ("apart-1", "apart-2"):
+        cli(qemu_cloud, "server", "delete", "--wait", name)
