@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from monostack.compute.service import ComputeService
 
 LOG = logging.getLogger(__name__)
+SCHEDULING_CONCURRENCY = 16
 
 
 class Conductor:
@@ -34,6 +35,7 @@ class Conductor:
         self.placement = placement
         self.bus = bus
         self._group_locks: dict[str, asyncio.Lock] = {}
+        self._scheduling = asyncio.Semaphore(SCHEDULING_CONCURRENCY)
         self._tasks: set[asyncio.Task] = set()
 
     def spawn(self, coro: Any) -> None:
@@ -45,7 +47,11 @@ class Conductor:
     # -- builds -------------------------------------------------------------------------
     async def build(self, ctx: RequestContext, uuids: list[str]) -> None:
         with use_context(ctx):
-            await asyncio.gather(*(self._schedule(ctx, uuid) for uuid in uuids))
+            results = await asyncio.gather(*(self._schedule(ctx, uuid) for uuid in uuids), return_exceptions=True)
+        for uuid, result in zip(uuids, results):
+            if isinstance(result, Exception):  # never leave a server in BUILD without a word
+                LOG.error("build of %s failed before it reached a host: %r", uuid, result)
+                await asyncio.to_thread(self.svc.servers.set_error, uuid, f"Build failed: {result}")
 
     async def _schedule(self, ctx: RequestContext, uuid: str) -> None:
         group = await asyncio.to_thread(self.svc.groups.group_of, uuid)
@@ -63,13 +69,15 @@ class Conductor:
                                 "conductor_schedule_and_build_instances", start=True)
         spec = await asyncio.to_thread(self._spec, row, group)
         try:
-            host = await self.scheduler.select_and_claim(spec, boot_from_volume=not row.image_ref)
-        except NoValidHost as err:
-            LOG.warning("server %s: %s", uuid, err.message)
-            await asyncio.to_thread(self.svc.servers.set_error, uuid, err.message, code=500)
+            host = await self._select(spec, boot_from_volume=not row.image_ref)
+        except Exception as err:  # NoValidHost, or Placement out of reach after the retries
+            message = err.message if isinstance(err, NoValidHost) else f"Scheduling failed: {err}"
+            LOG.warning("server %s: %s", uuid, message)
+            await self.placement.delete_allocations(uuid)
+            await asyncio.to_thread(self.svc.servers.set_error, uuid, message, code=500)
             await asyncio.to_thread(self.svc.actions.event, uuid, self._request_id(ctx, row),
                                     "conductor_schedule_and_build_instances", error=err)
-            self.svc.notify("compute.instance.create.error", {"instance_id": uuid, "message": err.message})
+            self.svc.notify("compute.instance.create.error", {"instance_id": uuid, "message": message})
             return
         placed = await asyncio.to_thread(
             self.svc.servers.finish, uuid, expected_task=states.SCHEDULING, host=host.host, node=host.node,
@@ -81,6 +89,22 @@ class Conductor:
             await self.placement.delete_allocations(uuid)
             return
         await self.bus.cast("compute", "build", ctx, server=host.host, instance_uuid=uuid)
+
+    async def _select(self, spec: RequestSpec, *, boot_from_volume: bool) -> Any:
+        """A host, claimed; a Placement that does not answer is asked again (three times in all),
+        and at most SCHEDULING_CONCURRENCY decisions run at once, so a burst of builds queues
+        here instead of exhausting Placement's connections."""
+        async with self._scheduling:
+            for attempt in range(3):
+                try:
+                    return await self.scheduler.select_and_claim(spec, boot_from_volume=boot_from_volume)
+                except NoValidHost:
+                    raise
+                except Exception as err:
+                    if attempt == 2:
+                        raise
+                    LOG.warning("scheduling %s failed (%s), retrying", spec.instance_uuid, err)
+                    await asyncio.sleep(0.5 * (attempt + 1))
 
     def _request_id(self, ctx: RequestContext, row: Any) -> str:
         return ctx.request_id

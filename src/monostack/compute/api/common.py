@@ -95,10 +95,9 @@ def require(body: dict[str, Any], key: str) -> Any:
 
 def validate(body: Any, schema: dict[str, Any]) -> None:
     """Nova validates request bodies with JSON Schema; its 400 names the field and the rule broken."""
-    import jsonschema
+    from monostack.common.validation import error as schema_error
 
-    validator = jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker())
-    error = jsonschema.exceptions.best_match(validator.iter_errors(body))
+    error = schema_error(schema, body)
     if error is None:
         return
     path = "/".join(str(p) for p in error.path)

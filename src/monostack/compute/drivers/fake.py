@@ -20,6 +20,7 @@ from typing import Any, AsyncIterator
 from monostack.compute.drivers.base import (Disk, Driver, DriverError, GuestInfo, GuestNotFound, GuestSpec,
                                             HostResources, Nic, PowerState)
 from monostack.compute.drivers.diagnostics import STATES
+from monostack.compute.drivers.options import config
 
 
 @dataclasses.dataclass
@@ -48,9 +49,12 @@ class FakeDriver(Driver):
 
     def __init__(self, state_dir: pathlib.Path, conf: Any = None, *, resources: HostResources | None = None):
         super().__init__(pathlib.Path(state_dir), conf)
-        self.resources = resources or HostResources(hostname="fake-host", vcpus=64, memory_mb=256 * 1024,
-                                                    disk_gb=4096, hypervisor_type="QEMU",
-                                                    hypervisor_version=8002001, accelerator="tcg")
+        if resources is None:
+            options = config(conf).compute
+            resources = HostResources(hostname="fake-host", vcpus=options.fake_vcpus,
+                                      memory_mb=options.fake_memory_mb, disk_gb=options.fake_disk_gb,
+                                      hypervisor_type="QEMU", hypervisor_version=8002001, accelerator="tcg")
+        self.resources = resources
         self.guests: dict[str, FakeGuest] = {}
         self.calls: list[tuple[str, str]] = []  # (method, uuid): what a test can assert on
 

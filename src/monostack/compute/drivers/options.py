@@ -26,6 +26,10 @@ register(
     Opt("device_detach_timeout", 30, "Seconds a hot-unplug waits for the guest to release the device.", INT),
     Opt("console_log_max_bytes", 1048576, "The serial console log is cut back to its last half "
         "when it grows past this size.", INT),
+    # The fake driver (a test and scale double) plays a host of this size.
+    Opt("fake_vcpus", 64, "fake driver: the CPUs the simulated host reports.", INT),
+    Opt("fake_memory_mb", 262144, "fake driver: the memory the simulated host reports.", INT),
+    Opt("fake_disk_gb", 4096, "fake driver: the disk the simulated host reports.", INT),
 )
 
 

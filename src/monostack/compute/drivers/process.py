@@ -14,7 +14,9 @@ import asyncio
 import os
 import pathlib
 import signal
+import subprocess
 
+from monostack.common import processes
 from monostack.compute.drivers.base import DriverError
 
 
@@ -80,18 +82,14 @@ async def start(argv: list[str], cwd: pathlib.Path, log: pathlib.Path, timeout: 
     """Run a -daemonize QEMU; returns once it runs detached, or raises with what QEMU said."""
     with open(log, "ab") as out:
         try:
-            proc = await asyncio.create_subprocess_exec(*argv, cwd=cwd, stdin=asyncio.subprocess.DEVNULL,
-                                                        stdout=out, stderr=out, start_new_session=True)
+            done = await processes.run(argv, cwd=cwd, stdout=out, stderr=out, start_new_session=True,
+                                       timeout=timeout)
         except OSError as err:
             raise DriverError(f"cannot run {argv[0]}: {err}") from None
-    try:
-        rc = await asyncio.wait_for(proc.wait(), timeout)
-    except asyncio.TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise DriverError(f"QEMU did not start within {timeout:.0f}s") from None
-    if rc != 0:
-        raise DriverError(f"QEMU failed to start (exit {rc}): {log_tail(log)}")
+        except subprocess.TimeoutExpired:
+            raise DriverError(f"QEMU did not start within {timeout:.0f}s") from None
+    if done.returncode != 0:
+        raise DriverError(f"QEMU failed to start (exit {done.returncode}): {log_tail(log)}")
 
 
 def log_tail(log: pathlib.Path, size: int = 2000) -> str:

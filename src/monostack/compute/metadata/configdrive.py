@@ -23,6 +23,7 @@ import pathlib
 import shutil
 import tempfile
 
+from monostack.common import processes
 from monostack.compute.metadata.content import Documents
 from monostack.compute.metadata.instance import InstanceMetadata
 
@@ -56,20 +57,12 @@ def _remove_leftovers(target: pathlib.Path) -> None:
 
 async def _run(*cmd: str, env: dict[str, str] | None = None) -> None:
     try:
-        proc = await asyncio.create_subprocess_exec(
-            *cmd, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, env=env)
+        done = await processes.run(cmd, env=env)
     except FileNotFoundError:
         raise ConfigDriveError(f"{cmd[0]} not found: run scripts/install-system-packages.sh") from None
-    try:
-        out, err = await proc.communicate()
-    finally:
-        if proc.returncode is None:  # cancelled: do not leave it running
-            proc.kill()
-            await proc.wait()
-    if proc.returncode != 0:
-        text = (err or out).decode(errors="replace").strip()[-2000:]
-        raise ConfigDriveError(f"{cmd[0]} failed (exit {proc.returncode}): {text}")
+    if done.returncode != 0:
+        text = (done.stderr or done.stdout).decode(errors="replace").strip()[-2000:]
+        raise ConfigDriveError(f"{cmd[0]} failed (exit {done.returncode}): {text}")
 
 
 async def _make_iso9660(tree: pathlib.Path, image: pathlib.Path, publisher: str) -> None:

@@ -83,24 +83,24 @@ class Scheduler:
                 requests.setdefault(providers[0], request)
         if not requests:
             return []
+        # One read each of the nodes, the services, the zones and the aggregates, whatever the number of hosts.
         nodes = {n.uuid: n for n in self.svc.hosts.nodes()}
         services = self.svc.hosts.compute_services()
-        zone_cache: dict[str, str] = {}
-        aggregate_cache: dict[str, list[dict[str, Any]]] = {}
+        zones = self.svc.aggregates.zones_of_hosts()
+        aggregates = self.svc.aggregates.aggregates_by_host()
+        default_zone = self.svc.aggregates.default_zone
         states = []
         for rp_uuid, request in requests.items():
             node = nodes.get(rp_uuid)
             if node is None:
                 continue
             service = services.get(node.host)
-            if node.host not in zone_cache:
-                zone_cache[node.host] = self.svc.aggregates.zone_of_host(node.host)
-                aggregate_cache[node.host] = self.svc.aggregates.aggregates_of_host(node.host)
             resources = {rc: {"capacity": v["capacity"], "used": v["used"]}
                          for rc, v in summaries.get(rp_uuid, {}).get("resources", {}).items()}
             states.append(HostState(
-                host=node.host, node=node.hypervisor_hostname, node_uuid=node.uuid, zone=zone_cache[node.host],
+                host=node.host, node=node.hypervisor_hostname, node_uuid=node.uuid,
+                zone=zones.get(node.host, default_zone),
                 enabled=service is not None and not service.disabled,
                 up=service is not None and self.svc.hosts.is_up(service), hypervisor_type=node.hypervisor_type,
-                aggregates=aggregate_cache[node.host], resources=resources, allocation_request=request))
+                aggregates=aggregates.get(node.host, []), resources=resources, allocation_request=request))
         return states

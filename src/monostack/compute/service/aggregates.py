@@ -88,6 +88,14 @@ class AggregateManager:
                                    .where(models.AggregateHost.host == host).order_by(models.Aggregate.id)).all()
             return [to_dict(row) for row in rows]
 
+    def aggregates_by_host(self) -> dict[str, list[dict[str, Any]]]:
+        """Every host's aggregates, in one read (what the scheduler joins its candidates with)."""
+        by_host: dict[str, list[dict[str, Any]]] = {}
+        for aggregate in self.list():
+            for host in aggregate["hosts"]:
+                by_host.setdefault(host, []).append(aggregate)
+        return by_host
+
     # -- os-aggregates -----------------------------------------------------------------
     def list(self) -> list[dict[str, Any]]:
         with self.svc.db.reader() as session:

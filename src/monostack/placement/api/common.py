@@ -17,7 +17,7 @@ import jsonschema
 from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from monostack.common import context, errors
+from monostack.common import context, errors, validation
 from monostack.common.auth import authenticated
 from monostack.common.context import RequestContext
 from monostack.common.http import JSONResponse, keystone_error, run_blocking
@@ -161,20 +161,18 @@ async def json_body(request: Request, schema: dict[str, Any]) -> Any:
         data = json.loads(raw)
     except ValueError as exc:
         raise errors.BadRequest(f"Malformed JSON: {exc}") from None
-    try:
-        jsonschema.validate(data, schema, format_checker=_FORMAT)
-    except jsonschema.ValidationError as exc:
-        raise errors.BadRequest(f"JSON does not validate: {exc.message}") from None
+    exc = validation.error(schema, data, _FORMAT)
+    if exc is not None:
+        raise errors.BadRequest(f"JSON does not validate: {exc.message}")
     return data
 
 
 def query(request: Request, schema: dict[str, Any]) -> dict[str, str]:
     """The query parameters (the last of a repeated one), valid for the schema (400)."""
     params = dict(request.query_params)
-    try:
-        jsonschema.validate(params, schema, format_checker=_FORMAT)
-    except jsonschema.ValidationError as exc:
-        raise errors.BadRequest(f"Invalid query string parameters: {exc.message}") from None
+    exc = validation.error(schema, params, _FORMAT)
+    if exc is not None:
+        raise errors.BadRequest(f"Invalid query string parameters: {exc.message}")
     return params
 
 
