@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DATA_DIR ?=
 UP_ARGS := $(if $(DATA_DIR),--data-dir $(DATA_DIR),) $(if $(BIND),--bind $(BIND),)
 
-.PHONY: install up test test-fast test-dbs conformance conformance-identity conformance-compute bench bench-image bench-compute bench-compute-scale guest-image clean
+.PHONY: install up test test-fast test-dbs conformance conformance-identity conformance-compute bench bench-image bench-compute bench-compute-scale bench-object guest-image clean
 
 # Idempotent: system packages when missing, the virtualenv, the package.
 install: $(BIN)/monostack
@@ -65,6 +65,10 @@ bench-compute: install
 bench-compute-scale: install
 	$(BIN)/python benchmarks/compute_scale.py --json benchmarks/results-compute-scale.json $(BENCH_ARGS)
 
+# Object Storage against real Swift from PyPI (.venv-swift): 4 KiB ops/s, 1 GiB PUT/GET, the disk itself.
+bench-object: install
+	$(BIN)/python benchmarks/object_storage.py --json benchmarks/results-object-storage.json $(BENCH_ARGS)
+
 # The guest image (Debian kernel, busybox, dropbear: a BIOS-bootable qcow2 like
 # CirrOS), rebuilt into GUEST_CACHE (default ~/.cache/monostack/guest/).
 guest-image: install
@@ -72,4 +76,4 @@ guest-image: install
 	$(BIN)/python -m monostack.image.guest.build --force $(if $(GUEST_CACHE),--cache-dir $(GUEST_CACHE),)
 
 clean:
-	rm -rf $(VENV) .venv-tempest .venv-keystone .pytest_cache
+	rm -rf $(VENV) .venv-tempest .venv-keystone .venv-swift .pytest_cache

@@ -68,11 +68,13 @@ class Conn:
             self.writer.close()
         self.reader = self.writer = None
 
-    async def request(self, raw: bytes) -> Response:
+    async def request(self, raw: bytes, is_head: bool = False) -> Response:
+        """Send `raw`, read the answer; `is_head`: it is a HEAD request (its answer has no body,
+        whatever its Content-Length says)."""
         for attempt in (0, 1):
             reused = self.writer is not None
             try:
-                return await asyncio.wait_for(self._request(raw), self.timeout)
+                return await asyncio.wait_for(self._request(raw, is_head), self.timeout)
             except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
                     ValueError, IndexError) as e:
                 self.close()
@@ -84,7 +86,7 @@ class Conn:
                 raise
         raise AssertionError("unreachable")
 
-    async def _request(self, raw: bytes) -> Response:
+    async def _request(self, raw: bytes, is_head: bool = False) -> Response:
         if self.writer is None:
             await self._connect()
         assert self.reader is not None and self.writer is not None
@@ -99,7 +101,9 @@ class Conn:
                 k, _, v = line.partition(":")
                 headers[k.strip().lower()] = v.strip()
         te = headers.get("transfer-encoding", "").lower()
-        if "content-length" in headers:
+        if is_head:
+            body = b""
+        elif "content-length" in headers:
             body = await self.reader.readexactly(int(headers["content-length"]))
         elif "chunked" in te:
             chunks = []

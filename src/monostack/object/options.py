@@ -75,7 +75,8 @@ register(
     Opt("post_quorum_timeout", 0.5, "Seconds the proxy still waits for the other replicas once a quorum "
         "answered.", FLOAT),
     Opt("object_chunk_size", 1048576, "Bytes the proxy reads from an object server at once.", INT),
-    Opt("client_chunk_size", 1048576, "Bytes the proxy reads from a client at once.", INT),
+    Opt("client_chunk_size", 1048576, "Bytes of a client's upload the proxy collects before it sends them on to "
+        "the object servers, in one piece.", INT),
     Opt("account_autocreate", True, "Create an account on its first write (Keystone projects' accounts).", BOOL),
     Opt("allow_account_management", False, "Allow PUT and DELETE of accounts (reseller admins only).", BOOL),
     Opt("cors_allow_origin", "", "Origins allowed for CORS on every container (besides each container's "

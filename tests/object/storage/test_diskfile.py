@@ -141,3 +141,67 @@ def test_corrupt_metadata_quarantines(manager: DiskFileManager) -> None:
         manager.diskfile("sda", 0, "a", "c", "short").load()
     quarantined = os.listdir(os.path.join(manager.devices_dir, "sda", "quarantined", "objects"))
     assert sorted(quarantined) == sorted([df.hash, manager.diskfile("sda", 0, "a", "c", "bad").hash])
+
+
+def test_every_new_directory_is_fsynced_before_a_write_returns(tmp_path: Any, monkeypatch: Any) -> None:
+    """With fsync threads, the directories a new object's write made are fsynced alongside its data:
+    each one before the write returns, and a failed one fails the write."""
+    import concurrent.futures
+
+    from monostack.object.storage import diskfile
+
+    (tmp_path / "sda").mkdir()
+    synced: list[str] = []
+    real = diskfile.fsync_dir
+
+    def recording(path: str) -> None:
+        real(path)
+        synced.append(path)
+
+    monkeypatch.setattr(diskfile, "fsync_dir", recording)
+    with concurrent.futures.ThreadPoolExecutor(4) as workers:
+        manager = DiskFileManager(str(tmp_path), HashPath(b"", b"suffix"), fsync_workers=workers)
+        df = manager.diskfile("sda", 7, "a", "c", "o")
+        df.put(b"data", recent(1), _metadata(df, recent(1), b"data"))
+        suffix_dir = os.path.dirname(df.hashdir)
+        partition_dir = os.path.dirname(suffix_dir)
+        # the object's directory (after the rename), and each directory that got a new entry
+        objects_dir = os.path.dirname(partition_dir)  # (new too, and made in the device's directory)
+        assert sorted(synced) == sorted([df.hashdir, suffix_dir, partition_dir, objects_dir,
+                                         os.path.dirname(objects_dir)])
+        fresh = manager.diskfile("sda", 7, "a", "c", "o")
+        assert fresh.load()["Content-Length"] == "4" and fresh.read_all() == b"data"
+
+        def failing(path: str) -> None:
+            if path.endswith("/objects/8"):
+                raise OSError(errno.EIO, "the disk went away")
+            real(path)
+
+        monkeypatch.setattr(diskfile, "fsync_dir", failing)
+        other = manager.diskfile("sda", 8, "a", "c", "p")
+        with pytest.raises(OSError):
+            other.put(b"data", recent(2), _metadata(other, recent(2), b"data"))
+
+
+@pytest.mark.parametrize("unnamed", [True, False])
+def test_writes_leave_nothing_behind_in_tmp(manager: DiskFileManager, unnamed: bool) -> None:
+    """A write goes to an unnamed file in the object's directory (O_TMPFILE) when the filesystem
+    has them, else to a named one in tmp/; either way a finished or abandoned write leaves no file
+    there, and a write that dies before its commit leaves no object."""
+    manager.unnamed_files = unnamed and hasattr(os, "O_TMPFILE")
+    df = manager.diskfile("sda", 1, "a", "c", f"o-{unnamed}")
+    df.put(b"data", recent(1), _metadata(df, recent(1), b"data"))
+    assert df.unnamed == manager.unnamed_files
+    assert os.listdir(df.hashdir) == [f"{recent(1)}.data"]
+    fresh = manager.diskfile("sda", 1, "a", "c", f"o-{unnamed}")
+    assert fresh.load()["ETag"] and fresh.read_all() == b"data"
+    abandoned = manager.diskfile("sda", 1, "a", "c", f"gone-{unnamed}")
+    fd, tmp = abandoned.create_tmp(1 << 20)
+    os.write(fd, b"partial")
+    os.close(fd)
+    if not abandoned.unnamed:
+        os.unlink(tmp)  # (what the object server's discard does with a named one)
+    with pytest.raises(DiskFileNotExist):
+        manager.diskfile("sda", 1, "a", "c", f"gone-{unnamed}").load()
+    tmp_dir = os.path.join(manager.devices_dir, "sda", "tmp")
+    assert not os.path.isdir(tmp_dir) or os.listdir(tmp_dir) == []

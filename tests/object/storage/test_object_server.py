@@ -280,6 +280,45 @@ async def test_large_object_streams_both_ways(backend: Backend) -> None:
     assert (await backend.request("object", "GET", f"/d1/0/{A}/{C}/big3")).status_code == 404
 
 
+
+async def test_in_process_upload_takes_the_senders_md5(backend: Backend) -> None:
+    """An upload from the proxy of this process carries the proxy's Hasher of the very pieces it
+    sends (proxy/local.py): the object server stores its digest, and still refuses a body whose
+    md5 is not the ETag the client gave."""
+    import concurrent.futures
+
+    from monostack.object.proxy import local
+    from monostack.object.storage.streams import Hasher
+
+    data = os.urandom(3 << 20)
+    pieces = [data[start:start + (1 << 20)] for start in range(0, len(data), 1 << 20)]
+    node = {"ip": "127.0.0.1", "port": backend.port("object"), "device": "d1"}
+    workers = concurrent.futures.ThreadPoolExecutor(2)
+
+    async def upload(obj: str, etag: str | None) -> Any:
+        hasher = Hasher(workers)
+        extra = {"Content-Length": str(len(data))} | ({"ETag": etag} if etag else {})
+        sent = await local.upload(backend.node.object_server, node, 0, "PUT", f"/{A}/{C}/{obj}",
+                                  headers(backend.ts(), **extra), True, 10.0, shared_md5=hasher)
+        for piece in pieces:
+            await hasher.feed([piece])
+            sent.write(piece)
+            await sent.drain()
+        await hasher.finish()
+        answer = await sent.response()
+        await answer.read()
+        return answer
+
+    try:
+        answer = await upload("shared", None)
+        assert answer.status == 201 and answer.headers["etag"] == hashlib.md5(data).hexdigest()
+        assert (await backend.request("object", "GET", f"/d1/0/{A}/{C}/shared")).content == data
+        answer = await upload("refused", "0" * 32)
+        assert answer.status == 422
+        assert (await backend.request("object", "HEAD", f"/d1/0/{A}/{C}/refused")).status_code == 404
+    finally:
+        workers.shutdown()
+
 async def replicate(backend: Backend, path: str) -> Any:
     return await backend.request("object", "POST", path, {"X-Backend-Replication-Verb": "REPLICATE"})
 

@@ -341,15 +341,20 @@ class BackendPool:
                 raise BackendError(f"{method} to {key[0]}:{key[1]} failed: {exc!r}") from None
         raise BackendError("unreachable")
 
+    def is_local(self, node: dict[str, Any]) -> bool:
+        """The node's server runs in this process (requests to it do not go over the network)."""
+        return bool(self.local) and (node["ip"], int(node["port"])) in self.local
+
     async def upload(self, node: dict[str, Any], part: int | str, method: str, path: str,
-                     headers: dict[str, str], expect_continue: bool) -> Upload:
+                     headers: dict[str, str], expect_continue: bool, shared_md5: Any = None) -> Upload:
         """Open a streamed request; with `expect_continue`, wait for the server's go-ahead first
-        (an answer other than 100 is kept in `Upload.early`)."""
+        (an answer other than 100 is kept in `Upload.early`).  `shared_md5`: the caller's Hasher of
+        the body, handed to a server of this process only (one over the network hashes what it got)."""
         app = self.local.get((node["ip"], int(node["port"]))) if self.local else None
         if app is not None:
             from monostack.object.proxy import local
             return await local.upload(app, node, part, method, path, headers, expect_continue,  # type: ignore
-                                      self.node_timeout)
+                                      self.node_timeout, shared_md5)
         headers = {k: v for k, v in headers.items() if k.lower() not in ("transfer-encoding", "expect")}
         chunked = "content-length" not in {k.lower() for k in headers}
         if chunked:

@@ -5,8 +5,13 @@ one event loop: sending them HTTP over loopback costs two socket copies, an HTTP
 parse on each side and a good share of the CPU of every request.  When the
 plugin registers a server's ASGI app for its address, the pool calls the app
 directly: the same request (method, path, headers, body) and the same answer,
-streamed through bounded queues (so a slow reader still holds the writer back),
 with the same timeouts.  Addresses of other hosts go over HTTP as before.
+
+A request with its whole body (`request`) calls the server's handler directly
+(StorageServer.call_local: no ASGI messages), in a task of its own as behind a
+socket, and reads a streamed answer from the handler's own stream.  A streamed
+upload (`upload`) goes through ASGI with bounded queues (so a slow writer to the
+disk still holds the sender back).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any, AsyncIterator
 
 from monostack.object.proxy.backend import READ_SIZE, BackendError
 from monostack.object.proxy.http import quote
+from monostack.object.storage.streams import SHARED_MD5
 
 LOG = logging.getLogger(__name__)
 
@@ -234,11 +240,111 @@ def _scope(node: dict[str, Any], part: int | str, method: str, path: str, header
             "client": ("127.0.0.1", 0), "server": (node["ip"], int(node["port"]))}
 
 
+class DirectResponse:
+    """The answer of an in-process server called directly (StorageServer.call_local), used as a
+    BackendResponse is: its body is read from the server's own stream, with the same timeout."""
+
+    def __init__(self, response: Any, method: str, node: dict[str, Any] | None, timeout: float):
+        self.status = response.status
+        self.reason = ""
+        headers: dict[str, str] = {}
+        for name, value in response.headers.items():  # as they would come over HTTP
+            key = name.lower()
+            text = str(value)
+            headers[key] = f"{headers[key]}, {text}" if key in headers and key != "content-length" else text
+        self.headers = headers
+        self.node = node
+        self.timeout = timeout
+        self._stream = response.stream
+        self.body: bytes | None = None if self._stream is not None else response.body
+
+    @property
+    def done(self) -> bool:
+        return self._stream is None
+
+    async def _next(self, chunks: AsyncIterator[bytes]) -> bytes:
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await chunks.__anext__()
+        except StopAsyncIteration:
+            return b""
+        except TimeoutError:
+            raise BackendError("timed out reading the storage server's answer") from None
+        except Exception as exc:  # the server failed mid-answer: as a broken connection would
+            LOG.exception("in-process storage server failed in its answer")
+            raise BackendError(f"the storage server broke off its answer: {exc!r}") from None
+
+    async def iter_body(self, size: int = READ_SIZE) -> AsyncIterator[bytes]:
+        if self._stream is None:
+            if self.body:
+                yield self.body
+            return
+        chunks = self._stream.__aiter__()
+        try:
+            buffered = []
+            held = 0
+            while data := await self._next(chunks):
+                # Join small pieces up to `size`: fewer, larger writes to the client.
+                buffered.append(data)
+                held += len(data)
+                if held >= size:
+                    yield buffered[0] if len(buffered) == 1 else b"".join(buffered)
+                    buffered, held = [], 0
+            if buffered:
+                yield buffered[0] if len(buffered) == 1 else b"".join(buffered)
+        finally:
+            self.finish()
+
+    async def read(self) -> bytes:
+        if self.body is None:
+            parts = [chunk async for chunk in self.iter_body()]
+            self.body = b"".join(parts)
+        return self.body
+
+    def finish(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:  # its files close when it does
+            asyncio.ensure_future(stream.aclose())
+
+    close = finish
+
+
+def _close_later(task: asyncio.Task) -> None:
+    """A direct call that finished after its caller gave up: close what it would have streamed."""
+    if not task.cancelled() and task.exception() is None and task.result().stream is not None:
+        asyncio.ensure_future(task.result().stream.aclose())
+
+
 async def request(app: Any, node: dict[str, Any], part: int | str, method: str, path: str,
-                  headers: dict[str, str], body: bytes | None, query: str, timeout: float) -> LocalResponse:
+                  headers: dict[str, str], body: bytes | None, query: str, timeout: float) -> Any:
     headers = {k: v for k, v in headers.items() if k.lower() not in ("content-length", "transfer-encoding")}
     if body is not None or method in ("PUT", "POST"):
         headers["content-length"] = str(len(body or b""))
+    call_local = getattr(app, "call_local", None)
+    if call_local is not None:
+        # The server's handler runs as a task of its own, as it would behind a socket: a caller that
+        # stops waiting (a timeout, a quorum reached without it) does not cut it short halfway.
+        wire = {"host": f"{node['ip']}:{node['port']}"}
+        for name, value in headers.items():
+            key = name.lower()
+            text = str(value)
+            text.encode("latin-1")  # what could not go over HTTP does not go here either
+            wire[key] = f"{wire[key]}, {text}" if key in wire else text
+        task = asyncio.ensure_future(call_local(method, f"/{node['device']}/{part}{path}", query.encode("latin-1"),
+                                                wire, body or b""))
+        try:
+            async with asyncio.timeout(timeout):
+                response = await asyncio.shield(task)
+        except TimeoutError:
+            task.add_done_callback(_close_later)
+            raise BackendError(f"{method} to the in-process server timed out") from None
+        except asyncio.CancelledError:
+            task.add_done_callback(_close_later)
+            raise
+        except Exception as exc:  # the server failed: as a broken connection would
+            LOG.exception("in-process storage server failed on %s %s", method, path)
+            raise BackendError(f"storage server error: {exc!r}") from None
+        return DirectResponse(response, method, node, timeout)
     exchange = _Exchange(app, _scope(node, part, method, path, headers, query), timeout)
     exchange.incoming.put_nowait({"type": "http.request", "body": body or b"", "more_body": False})
     try:
@@ -251,11 +357,16 @@ async def request(app: Any, node: dict[str, Any], part: int | str, method: str, 
 
 
 async def upload(app: Any, node: dict[str, Any], part: int | str, method: str, path: str,
-                 headers: dict[str, str], expect_continue: bool, timeout: float) -> LocalUpload:
+                 headers: dict[str, str], expect_continue: bool, timeout: float,
+                 shared_md5: Any = None) -> LocalUpload:
+    """`shared_md5`: the caller's Hasher of exactly the pieces it will write (see storage/streams.py)."""
     headers = {k: v for k, v in headers.items() if k.lower() not in ("transfer-encoding", "expect")}
     if "content-length" not in {k.lower() for k in headers}:
         headers["transfer-encoding"] = "chunked"
-    exchange = _Exchange(app, _scope(node, part, method, path, headers, ""), timeout)
+    scope = _scope(node, part, method, path, headers, "")
+    if shared_md5 is not None:
+        scope[SHARED_MD5] = shared_md5
+    exchange = _Exchange(app, scope, timeout)
     sent = LocalUpload(exchange, method, node)
     if expect_continue:
         # As 100 Continue: go on once the server reads the body; an answer before that is final.

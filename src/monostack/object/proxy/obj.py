@@ -6,8 +6,10 @@ told which container server to update (X-Container-Host/-Device/-Partition),
 as Swift's proxy does, so the listing follows without the proxy waiting on it.
 Small bodies are read first and sent in one write per server (a failed server
 is replaced by a handoff with the same bytes); large or chunked bodies are
-streamed to the servers that said 100 Continue, in large chunks, with
-back-pressure from the slowest of them.
+streamed to the servers that said 100 Continue, in pieces of client_chunk_size,
+with back-pressure from the slowest of them.  The proxy hashes those pieces once
+for the object servers of its own process, which take that md5 for theirs (they
+get the very same bytes objects); a server over the network hashes what it got.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from monostack.object.proxy.base import Controller, quorum_size
 from monostack.object.proxy.http import (ClientDisconnect, ClientTimeout, HTTPError, Request, Response, error,
                                          last_modified_from_timestamp, normalize_timestamp, plain, timestamp_now)
 from monostack.object.proxy.nodes import NodeIter, node_name
+from monostack.object.storage.streams import Hasher
 
 LOG = logging.getLogger(__name__)
 
@@ -243,10 +246,11 @@ class ObjectController(Controller):
         return self._put_result(statuses, reasons, bodies, hdrs, len(headers))
 
     async def _connect(self, nodes: NodeIter, part: int, headers: dict[str, str],
-                       early: list[Any]) -> Upload | None:
+                       early: list[Any], shared_md5: Hasher | None) -> Upload | None:
         for node in nodes:
             try:
-                upload = await self.app.pool.upload(node, part, "PUT", self.path, headers, expect_continue=True)
+                upload = await self.app.pool.upload(node, part, "PUT", self.path, headers, expect_continue=True,
+                                                    shared_md5=shared_md5)
             except BackendError as exc:
                 self.app.limiter.error(node)
                 LOG.warning("PUT %s to %s: %s", self.path, node_name(node), exc)
@@ -272,61 +276,50 @@ class ObjectController(Controller):
                              headers: list[dict[str, str]], length: int | None) -> Response:
         nodes = NodeIter(self.app.object_ring, part, self.app.limiter, shuffle=False)
         early: list[Any] = []
-        connected = await asyncio.gather(*(self._connect(nodes, part, h, early) for h in headers))
-        uploads = [u for u in connected if u is not None]
-        n = len(headers)
-        quorum = quorum_size(n)
-        if any(status == 412 for status, *_ in early):
-            for upload in uploads:
-                upload.abort()
-            return error(412)
-        if any(status == 409 for status, *_ in early):
-            for upload in uploads:
-                upload.abort()
-            return error(202)
-        if len(uploads) < quorum:
-            for upload in uploads:
-                upload.abort()
-            if early:
-                statuses = [e[0] for e in early]
-                return self._put_result(statuses, [e[1] for e in early], [e[3] for e in early],
-                                        [e[2] for e in early], n)
-            LOG.error("object PUT returning 503, %d/%d required connections", len(uploads), quorum)
-            return error(503)
-        received = 0
+        # Object servers of this process get the very pieces sent from here: one md5 of them, here,
+        # stands for theirs (storage/streams.py); those over the network hash what they receive.
+        hasher = Hasher(self.app.hash_workers) if self.app.pool.local else None
         try:
-            async for chunk in req.body:
-                received += len(chunk)
-                if received > constraints.MAX_FILE_SIZE or (length is not None and received > length):
-                    raise HTTPError(error(413))
+            connected = await asyncio.gather(*(self._connect(nodes, part, h, early, hasher) for h in headers))
+            uploads = [u for u in connected if u is not None]
+            n = len(headers)
+            quorum = quorum_size(n)
+            if any(status == 412 for status, *_ in early):
                 for upload in uploads:
-                    upload.write(chunk)
+                    upload.abort()
+                return error(412)
+            if any(status == 409 for status, *_ in early):
                 for upload in uploads:
-                    await upload.drain()
-                if sum(1 for u in uploads if not u.failed) < quorum:
-                    LOG.error("object PUT exceptions during send, %d/%d required connections",
-                              sum(1 for u in uploads if not u.failed), quorum)
-                    raise HTTPError(error(503))
-            if length is not None and received < length:
-                raise ClientDisconnect()
-        except ClientTimeout:
-            for upload in uploads:
-                upload.abort()
-            LOG.warning("client read timeout")
-            return error(408)
-        except ClientDisconnect:
-            for upload in uploads:
-                upload.abort()
-            LOG.warning("client disconnected without sending enough data")
-            return error(499)
-        except HTTPError:
-            for upload in uploads:
-                upload.abort()
-            raise
-        except BaseException:
-            for upload in uploads:
-                upload.abort()
-            raise
+                    upload.abort()
+                return error(202)
+            if len(uploads) < quorum:
+                for upload in uploads:
+                    upload.abort()
+                if early:
+                    statuses = [e[0] for e in early]
+                    return self._put_result(statuses, [e[1] for e in early], [e[3] for e in early],
+                                            [e[2] for e in early], n)
+                LOG.error("object PUT returning 503, %d/%d required connections", len(uploads), quorum)
+                return error(503)
+            try:
+                await self._send_body(req, uploads, length, quorum, hasher)
+            except ClientTimeout:
+                for upload in uploads:
+                    upload.abort()
+                LOG.warning("client read timeout")
+                return error(408)
+            except ClientDisconnect:
+                for upload in uploads:
+                    upload.abort()
+                LOG.warning("client disconnected without sending enough data")
+                return error(499)
+            except BaseException:
+                for upload in uploads:
+                    upload.abort()
+                raise
+        finally:
+            if hasher is not None:
+                await hasher.abort()  # no-op once finished: the uploads have its digest
         answers = await asyncio.gather(*(u.response() for u in uploads))
         statuses, reasons, bodies, hdrs = [], [], [], []
         for answer in answers:
@@ -346,3 +339,40 @@ class ObjectController(Controller):
             bodies.append(data)
             hdrs.append(h)
         return self._put_result(statuses, reasons, bodies, hdrs, n)
+
+    async def _send_body(self, req: Request, uploads: list[Upload], length: int | None, quorum: int,
+                         hasher: Hasher | None) -> None:
+        """The client's body to every upload, in pieces of `client_chunk_size` (the object servers
+        write and hash whole pieces; a local one takes the very same bytes objects, no copy)."""
+        received = 0
+        pending: list[bytes] = []
+        pending_size = 0
+
+        async def send(piece: bytes) -> None:
+            if hasher is not None:
+                await hasher.feed([piece])
+            for upload in uploads:
+                upload.write(piece)
+            for upload in uploads:
+                await upload.drain()
+            if sum(1 for u in uploads if not u.failed) < quorum:
+                LOG.error("object PUT exceptions during send, %d/%d required connections",
+                          sum(1 for u in uploads if not u.failed), quorum)
+                raise HTTPError(error(503))
+
+        async for chunk in req.body:
+            received += len(chunk)
+            if received > constraints.MAX_FILE_SIZE or (length is not None and received > length):
+                raise HTTPError(error(413))
+            pending.append(chunk)
+            pending_size += len(chunk)
+            if pending_size >= self.app.client_chunk_size:
+                piece = pending[0] if len(pending) == 1 else b"".join(pending)
+                pending, pending_size = [], 0
+                await send(piece)
+        if pending:
+            await send(pending[0] if len(pending) == 1 else b"".join(pending))
+        if length is not None and received < length:
+            raise ClientDisconnect()
+        if hasher is not None:
+            await hasher.finish()  # before the uploads end: their servers then take its digest

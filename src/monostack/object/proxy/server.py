@@ -3,6 +3,7 @@ to its controller after the auth middleware's first say, and /info."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import logging
 from typing import Any
@@ -51,6 +52,8 @@ class ProxyApp:
         self.cors_expose_headers = [h.lower() for h in section.cors_expose_headers if h]
         self.strict_cors_mode = section.strict_cors_mode
         self.expiring_objects_container_divisor = section.expiring_objects_container_divisor
+        # The threads that hash object bodies sent to object servers of this process (obj.py).
+        self.hash_workers = concurrent.futures.ThreadPoolExecutor(256, thread_name_prefix="object-proxy-md5")
         # What /info publishes: the middlewares add their sections.
         self.capabilities: dict[str, Any] = {"swift": {
             "version": SWIFT_VERSION, **constraints.CONSTRAINTS,
@@ -196,3 +199,4 @@ class ProxyApp:
 
     def close(self) -> None:
         self.pool.close()
+        self.hash_workers.shutdown(wait=False, cancel_futures=True)

@@ -91,6 +91,32 @@ class Request:
         self._params: dict[str, str] | None = None
         self._timestamp: Timestamp | None = None
 
+    @classmethod
+    def direct(cls, method: str, path: str, query_string: bytes, headers: dict[str, str],
+               body: bytes) -> "Request":
+        """A request from a caller in this process (see StorageServer.call_local): `headers` with
+        lower-case names, `body` all of it."""
+        request = cls.__new__(cls)
+        sent = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        request.scope = {"type": "http", "method": method, "path": path, "query_string": query_string,
+                         "headers": ()}
+        request.receive = receive
+        request.method = method
+        request.path = path
+        request.query_string = query_string
+        request.headers = headers
+        request._params = None
+        request._timestamp = None
+        return request
+
     @property
     def params(self) -> dict[str, str]:
         """Query parameters (400 when not UTF-8)."""
@@ -243,11 +269,41 @@ class StorageServer:
         except ClientDisconnect:
             status = 499
         finally:
-            if LOG.isEnabledFor(logging.DEBUG) or status >= 500:
-                LOG.log(logging.ERROR if status >= 500 else logging.DEBUG, '%s "%s %s" %d %.4f',
-                        self.server_type, scope["method"], scope.get("path", ""), status,
-                        time.perf_counter() - started)
+            self._log(scope["method"], scope.get("path", ""), status, started)
             context._current.reset(token)
+
+    async def call_local(self, method: str, path: str, query_string: bytes, headers: dict[str, str],
+                         body: bytes) -> Response:
+        """What an HTTP request with this method, path (not %-quoted), query, headers (lower-case
+        names, latin-1 "wire strings") and body gets, for a caller in this process (proxy/local.py):
+        the same handlers and answers without HTTP in between.  The caller reads the response's
+        `stream`, if any, and closes it."""
+        started = time.perf_counter()
+        request_id = headers.get("x-openstack-request-id") or headers.get("x-trans-id")
+        token = context.set_context(_context_for(request_id))
+        status = 500
+        try:
+            if "\x00" in path:
+                response = error_response(412, "Invalid UTF8 or contains NULL", content_type="text/plain")
+            else:
+                response = await self._dispatch(Request.direct(method, path, query_string, headers, body))
+            status = response.status
+            if response.stream is None and "Content-Length" not in response.headers:
+                response.headers["Content-Length"] = str(len(response.body))
+            if method == "HEAD":
+                if response.stream is not None:
+                    await response.stream.aclose()  # type: ignore[attr-defined]
+                    response.stream = None
+                response.body = b""
+            return response
+        finally:
+            self._log(method, path, status, started)
+            context._current.reset(token)
+
+    def _log(self, method: str, path: str, status: int, started: float) -> None:
+        if LOG.isEnabledFor(logging.DEBUG) or status >= 500:
+            LOG.log(logging.ERROR if status >= 500 else logging.DEBUG, '%s "%s %s" %d %.4f',
+                    self.server_type, method, path, status, time.perf_counter() - started)
 
     async def _respond(self, scope: dict, receive: Callable) -> Response:
         raw = scope.get("raw_path") or scope["path"].encode("utf-8")
@@ -257,7 +313,9 @@ class StorageServer:
             path = "\x00"
         if "\x00" in path:
             return error_response(412, "Invalid UTF8 or contains NULL", content_type="text/plain")
-        request = Request(scope, receive, path)
+        return await self._dispatch(Request(scope, receive, path))
+
+    async def _dispatch(self, request: Request) -> Response:
         verb = request.headers.get(VERB_HEADER.lower())
         if verb is not None and request.method == "POST":
             if verb not in TUNNELED_VERBS:
@@ -274,16 +332,16 @@ class StorageServer:
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 return error_response(507)
-            LOG.exception("%s: %s %s failed", self.server_type, request.method, path)
+            LOG.exception("%s: %s %s failed", self.server_type, request.method, request.path)
             return error_response(500)
         except sqlite3.OperationalError as exc:  # a database busy beyond its timeout: try another replica
-            LOG.error("%s: %s %s failed: %s", self.server_type, request.method, path, exc)
+            LOG.error("%s: %s %s failed: %s", self.server_type, request.method, request.path, exc)
             return error_response(503)
         except Exception as exc:
             from monostack.object.storage.diskfile import DeviceUnavailable
             if isinstance(exc, DeviceUnavailable):  # unmounted while we worked
                 return error_response(507)
-            LOG.exception("%s: %s %s failed", self.server_type, request.method, path)
+            LOG.exception("%s: %s %s failed", self.server_type, request.method, request.path)
             return error_response(500)
 
     # -- shared checks -------------------------------------------------------------------------------
@@ -315,12 +373,16 @@ def check_names(account: str | None, container: str | None = None, obj: str | No
 
 
 def _request_context(scope: dict) -> context.RequestContext:
-    """The proxy's request id (its log lines and ours match); else one of our own (not uuid4: reading
-    the kernel's random source on every backend request costs more than the request)."""
     request_id = None
     for name, value in scope["headers"]:
         if name == b"x-openstack-request-id" or (name == b"x-trans-id" and request_id is None):
             request_id = value.decode("latin-1")
+    return _context_for(request_id)
+
+
+def _context_for(request_id: str | None) -> context.RequestContext:
+    """The proxy's request id (its log lines and ours match); else one of our own (not uuid4: reading
+    the kernel's random source on every backend request costs more than the request)."""
     if request_id is None:
         return context.RequestContext(request_id=f"req-{uuid.UUID(int=random.getrandbits(128), version=4)}",
                                       is_service=True)

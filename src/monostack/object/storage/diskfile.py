@@ -21,6 +21,7 @@ before the file it describes.  Everything here is blocking: callers run it in wo
 
 from __future__ import annotations
 
+import concurrent.futures
 import ctypes
 import errno
 import fcntl
@@ -28,6 +29,7 @@ import hashlib
 import json
 import logging
 import os
+import random
 import time
 import uuid
 from typing import Any, Iterator
@@ -153,20 +155,26 @@ def policy_of_dir(name: str, base: str) -> int | None:
 
 
 def makedirs_count(path: str) -> int:
-    """mkdir -p; returns how many directories it created (they need an fsync of their parent)."""
-    created = 0
-    missing = []
-    head = path
-    while not os.path.isdir(head):
-        missing.append(head)
-        head = os.path.dirname(head)
-    for directory in reversed(missing):
-        try:
-            os.mkdir(directory)
-            created += 1
-        except FileExistsError:
-            pass
-    return created
+    """mkdir -p; returns how many directories it created (they need an fsync of their parent).
+
+    The deepest first: in the usual cases (it is there, or only it or its parent is missing) that
+    is one system call per directory, and every one of them is a round trip through the GIL for the
+    worker threads that call this."""
+    try:
+        os.mkdir(path)
+        return 1
+    except FileExistsError:
+        return 0
+    except FileNotFoundError:
+        parent = os.path.dirname(path)
+        if parent == path:
+            raise
+    created = makedirs_count(parent)
+    try:
+        os.mkdir(path)
+        return created + 1
+    except FileExistsError:  # made by someone else in between
+        return created
 
 
 def fsync_dir(path: str) -> None:
@@ -280,13 +288,21 @@ def cleanup_hashdir(hashdir: str, reclaim_age: float = ONE_WEEK) -> OnDisk:
 
 # -- the manager of a node's devices --------------------------------------------------------------------------
 class DiskFileManager:
+    """`fsync_workers`: threads for the directory fsyncs a write can run alongside its data's fsync
+    (see DiskFile.commit); without them they run one after the other in the writing thread.  They
+    must not be the writing threads' own pool (a writer waits for them)."""
+
     def __init__(self, devices_dir: str, hash_path: HashPath, *, fsync: bool = True,
-                 reclaim_age: float = ONE_WEEK, keep_cache_size: int = 5 << 20):
+                 reclaim_age: float = ONE_WEEK, keep_cache_size: int = 5 << 20,
+                 fsync_workers: concurrent.futures.Executor | None = None):
         self.devices_dir = str(devices_dir)
         self.hash_path = hash_path
         self.fsync = fsync
         self.reclaim_age = reclaim_age
         self.keep_cache_size = keep_cache_size
+        self.fsync_workers = fsync_workers
+        self.unnamed_files = hasattr(os, "O_TMPFILE")  # until the filesystem says otherwise
+        self._tmp_dirs: set[str] = set()  # device tmp/ directories known to exist
 
     def device_path(self, device: str) -> str:
         path = os.path.join(self.devices_dir, device)
@@ -321,6 +337,23 @@ class DiskFileManager:
         path = os.path.join(device_path, "tmp")
         os.makedirs(path, exist_ok=True)
         return path
+
+    def tmp_name(self, device_path: str, prefix: str) -> str:
+        """A new name in the device's tmp/ (made once when missing)."""
+        if device_path not in self._tmp_dirs:
+            self.tmp_dir(device_path)
+            self._tmp_dirs.add(device_path)
+        # Unique enough with O_EXCL behind it, and no syscall (uuid4 reads the kernel's random source).
+        return os.path.join(device_path, "tmp", f"{prefix}.{random.getrandbits(128):032x}")
+
+    def open_tmp(self, device_path: str, prefix: str) -> tuple[int, str]:
+        """A new file in the device's tmp/; its fd and path."""
+        tmp = self.tmp_name(device_path, prefix)
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644), tmp
+        except FileNotFoundError:  # tmp/ was removed under us
+            self.tmp_dir(device_path)
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644), tmp
 
     # -- suffix hashes ------------------------------------------------------------------------------
     def partition_path(self, device: str, partition: str | int, policy: int = 0) -> str:
@@ -499,6 +532,11 @@ class DiskFile:
         self.name = name
         self.hashdir = os.path.join(device_path, data_dir_name(policy), partition, name_hash[-3:], name_hash)
         self.state: OnDisk | None = None
+        # The write in progress (create_tmp .. commit): an unnamed file (O_TMPFILE) in the object's
+        # directory, or a named one in tmp/; the directories made for it and their fsyncs.
+        self.unnamed = False
+        self._parents: list[str] = []
+        self._pending: list[Any] = []
         self.data_metadata: dict[str, Any] = {}
         self.meta_metadata: dict[str, Any] = {}
         self.metadata: dict[str, Any] = {}
@@ -594,54 +632,129 @@ class DiskFile:
 
     # -- writing ------------------------------------------------------------------------------------------
     def create_tmp(self, size: int | None = None) -> tuple[int, str]:
-        tmp = os.path.join(self.manager.tmp_dir(self.device_path), f"{self.hash}.{uuid.uuid4().hex}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        """The file a write goes to until `commit` puts it in place; its fd and path.
+
+        As Swift does where it can: an unnamed file (O_TMPFILE) in the object's own directory,
+        made first (with the suffix and partition directories when new: the fsyncs of the
+        directories that got an entry start now, alongside the writing).  Its inode is allocated
+        near the object's directory rather than all in one tmp/ directory every writer of the
+        device would queue on, and a write that dies leaves no file behind.  The path returned is
+        then a name in tmp/ that only a metadata sidecar may use.
+        Else (a filesystem without O_TMPFILE) a named file in the device's tmp/."""
+        fd, tmp = self._open_tmp()
         if size:
             try:
                 os.posix_fallocate(fd, 0, size)
             except OSError as exc:
                 os.close(fd)
-                os.unlink(tmp)
+                _unlink_quietly(tmp)
                 if exc.errno == errno.ENOSPC:
                     raise DiskFileNoSpace() from None
                 if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
                     raise
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                fd, tmp = self._open_tmp()
         return fd, tmp
+
+    def _open_tmp(self) -> tuple[int, str]:
+        if not self._parents and not self._pending:
+            self._parents = self._make_dirs()
+            if self.manager.fsync:
+                self._pending = self._fsync_dirs(self._parents)
+        if self.manager.unnamed_files:
+            try:
+                fd = os.open(self.hashdir, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o644)
+            except OSError as exc:
+                if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+                    raise
+                LOG.info("no unnamed temporary files (O_TMPFILE) on %s: named ones in tmp/", self.device_path)
+                self.manager.unnamed_files = False
+            else:
+                self.unnamed = True
+                return fd, self.manager.tmp_name(self.device_path, self.hash)
+        self.unnamed = False
+        return self.manager.open_tmp(self.device_path, self.hash)
 
     def commit(self, fd: int, tmp: str, timestamp: str, ext: str, metadata: dict[str, Any],
                size: int | None = None) -> None:
-        """Metadata, fsync, rename into place, drop what it makes obsolete, mark the suffix changed.
+        """Metadata, fsync, link or rename into place, drop what it makes obsolete, mark the suffix
+        changed.  Closes `fd`.
 
-        A .data file is fsynced before its rename, so that its name never reaches the disk before
-        its bytes.  A tombstone or a .meta is an empty file whose metadata (inode, xattr) is
-        journaled like the rename that follows it: the fsync of the directory after the rename
-        makes both durable, one journal commit instead of two."""
+        A .data file is fsynced before it gets its name, so that its name never reaches the disk
+        before its bytes.  A tombstone or a .meta is an empty file whose metadata (inode, xattr) is
+        journaled like the link that follows it: the fsync of the directory after it makes both
+        durable, one journal commit instead of two.  The fsyncs of the directories create_tmp made
+        ran meanwhile; every one of them is done before this returns, i.e. before the write is
+        acknowledged: the data, its name, and the path to it."""
         target = os.path.join(self.hashdir, f"{timestamp}.{ext}")
+        pending, self._pending = self._pending, []
+        parents, self._parents = self._parents, []
+        closed = False
         try:
-            if size is not None:
-                os.ftruncate(fd, size)  # what fallocate reserved beyond a short body
             try:
-                sidecar = write_metadata(fd, tmp, metadata)
-            except OSError as exc:
-                if exc.errno == errno.ENOSPC:
-                    raise DiskFileNoSpace() from None
+                if size is not None:
+                    os.ftruncate(fd, size)  # what fallocate reserved beyond a short body
+                try:
+                    sidecar = write_metadata(fd, tmp, metadata)
+                except OSError as exc:
+                    if exc.errno == errno.ENOSPC:
+                        raise DiskFileNoSpace() from None
+                    raise
+                if self.manager.fsync and ext == "data":
+                    os.fsync(fd)
+                if size is not None and size > self.manager.keep_cache_size:
+                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+                if sidecar:
+                    rename_into(tmp + SIDECAR, target + SIDECAR, False)
+                if self.unnamed:
+                    try:
+                        _link_fd(fd, target)
+                    except FileNotFoundError:  # a cleaner removed the (still empty) directory meanwhile
+                        made = self._make_dirs()
+                        parents += made
+                        pending += self._fsync_dirs(made)
+                        _link_fd(fd, target)
+                    os.close(fd)
+                    closed = True
+                    if self.manager.fsync:
+                        fsync_dir(self.hashdir)
+                else:
+                    os.close(fd)
+                    closed = True
+                    rename_into(tmp, target, self.manager.fsync)
+            except BaseException:
+                if not closed:
+                    os.close(fd)
+                _unlink_quietly(tmp)
+                _unlink_quietly(tmp + SIDECAR)
                 raise
-            if self.manager.fsync and ext == "data":
-                os.fsync(fd)
-            if size is not None and size > self.manager.keep_cache_size:
-                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
         except BaseException:
-            os.close(fd)
-            _unlink_quietly(tmp)
-            _unlink_quietly(tmp + SIDECAR)
+            _wait_all(pending, quietly=True)
             raise
-        os.close(fd)
-        if sidecar:
-            rename_into(tmp + SIDECAR, target + SIDECAR, False)
-        rename_into(tmp, target, self.manager.fsync)
-        cleanup_hashdir(self.hashdir, self.manager.reclaim_age)
+        _wait_all(pending)  # (raises what a directory's fsync raised: the write is not acknowledged)
+        if not parents:  # (in a directory this write made there is nothing older to remove)
+            cleanup_hashdir(self.hashdir, self.manager.reclaim_age)
         self.manager.invalidate_suffix(os.path.dirname(self.hashdir))
+
+    def _make_dirs(self) -> list[str]:
+        """Make the object's directory and those above it that are missing; the directories that
+        got a new entry (each needs an fsync), nearest first."""
+        created = makedirs_count(self.hashdir)
+        parents = []
+        directory = self.hashdir
+        for _ in range(created):
+            directory = os.path.dirname(directory)
+            parents.append(directory)
+        return parents
+
+    def _fsync_dirs(self, directories: list[str]) -> list[Any]:
+        """fsync these directories, on the manager's fsync threads if it has some (futures to wait
+        for), else here and now."""
+        workers = self.manager.fsync_workers
+        if workers is None:
+            for directory in directories:
+                fsync_dir(directory)
+            return []
+        return [workers.submit(fsync_dir, directory) for directory in directories]
 
     def put(self, data: bytes, timestamp: str, metadata: dict[str, Any]) -> None:
         """A small object, written in one go."""
@@ -660,6 +773,31 @@ class DiskFile:
         """A tombstone (.ts) or a metadata update (.meta): an empty file with metadata."""
         fd, tmp = self.create_tmp()
         self.commit(fd, tmp, timestamp, ext, metadata)
+
+
+def _link_fd(fd: int, target: str) -> None:
+    """Give the unnamed file `fd` the name `target` (a file already there with this very name, the
+    same timestamp, is replaced, as a rename would)."""
+    # linkat(..., AT_SYMLINK_FOLLOW) on the /proc link of the fd (os.link uses plain link(2), which
+    # does not follow it, unless a dir_fd is given: one is, ignored with an absolute path).
+    source = f"/proc/self/fd/{fd}"
+    try:
+        os.link(source, target, src_dir_fd=fd, follow_symlinks=True)
+    except FileExistsError:
+        _unlink_quietly(target)
+        os.link(source, target, src_dir_fd=fd, follow_symlinks=True)
+
+
+def _wait_all(futures: list[Any], quietly: bool = False) -> None:
+    """Wait for every future; then raise the first error among them (unless `quietly`)."""
+    error = None
+    for future in futures:
+        try:
+            future.result()
+        except BaseException as exc:  # noqa: BLE001  (re-raised below, after the others finished)
+            error = error or exc
+    if error is not None and not quietly:
+        raise error
 
 
 def merge_meta(data_metadata: dict[str, Any], meta_metadata: dict[str, Any]) -> dict[str, Any]:

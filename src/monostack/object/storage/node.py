@@ -76,22 +76,31 @@ class StorageNode:
         self.node_ips = set(opts.node_ips)
         self._rings: dict[str, Ring] = {}
         self.workers = concurrent.futures.ThreadPoolExecutor(64, thread_name_prefix="object-storage")
+        # The container and account servers' own threads: their short database updates never wait
+        # behind object writes that each hold a thread through several fsyncs (under a burst of
+        # PUTs every thread of a shared pool would be in one, and the container updates of those very
+        # PUTs, which the object servers wait for, would queue behind the next ones).
+        self.db_workers = concurrent.futures.ThreadPoolExecutor(32, thread_name_prefix="object-storage-db")
         self.pool = BackendPool(conn_timeout=opts.conn_timeout, node_timeout=opts.node_timeout,
                                 user_agent="storage-node")
+        # The directory fsyncs that run alongside an object write's data fsync (DiskFile.commit).
+        self.fsync_workers = concurrent.futures.ThreadPoolExecutor(64, thread_name_prefix="object-storage-fsync")
         self.diskfiles = DiskFileManager(self.devices_dir, self.hash_path, reclaim_age=opts.reclaim_age,
+                                         fsync_workers=self.fsync_workers,
                                          keep_cache_size=opts.keep_cache_size)
         self.object_server = ObjectServer(self.diskfiles, self.pool, small_object_size=opts.small_object_size,
                                           disk_chunk_size=opts.disk_chunk_size,
                                           container_update_timeout=opts.container_update_timeout,
                                           client_timeout=opts.client_timeout, workers=self.workers,
                                           expirer_divisor=_option(conf, "expiring_objects_container_divisor", 86400))
-        self.reporter = AccountReporter(lambda: self.ring("account"), self.pool, self.run)
+        self.reporter = AccountReporter(lambda: self.ring("account"), self.pool,
+                                        lambda fn, *args: self.container_server.run(fn, *args))
         self.container_server = ContainerServer(self.devices_dir, self.hash_path, self.pool, self.reporter,
                                                 pending_max=opts.db_pending_max,
                                                 report_delay=opts.account_report_delay,
-                                                client_timeout=opts.client_timeout, workers=self.workers)
+                                                client_timeout=opts.client_timeout, workers=self.db_workers)
         self.account_server = AccountServer(self.devices_dir, self.hash_path, pending_max=opts.db_pending_max,
-                                            client_timeout=opts.client_timeout, workers=self.workers)
+                                            client_timeout=opts.client_timeout, workers=self.db_workers)
         self._servers: list[tuple[_Server, asyncio.Task]] = []
         self._daemons: list[asyncio.Task] = []
         self._daemon = None  # the replication package's Daemons, made on start
@@ -196,6 +205,8 @@ class StorageNode:
             await app.close()
         self.pool.close()
         self.workers.shutdown(wait=True, cancel_futures=True)
+        self.db_workers.shutdown(wait=True, cancel_futures=True)
+        self.fsync_workers.shutdown(wait=True, cancel_futures=True)
 
     # -- on demand ------------------------------------------------------------------------------------------
     def daemons(self) -> Any:
