@@ -34,6 +34,7 @@ from monostack.common.config import Config
 from monostack.common.db import Database, ensure_database
 from monostack.common.http import ApiMiddleware
 from monostack.common.migrate import upgrade
+from monostack.common.zerocopy import ZeroCopy
 from monostack.identity import api as identity_api
 from monostack.identity.bootstrap import Bootstrap, clouds_yaml, load_passwords, openrc, write_private
 from monostack.identity.service import IdentityService
@@ -186,7 +187,7 @@ class Cloud:
         await self.bus.start()
         try:
             await loop.run_in_executor(None, self.prepare, loop)
-            config = uvicorn.Config(self.asgi_app(), host=self.host, port=self.port, log_config=None,
+            config = uvicorn.Config(ZeroCopy(self.asgi_app()), host=self.host, port=self.port, log_config=None,
                                     access_log=False, lifespan="off", timeout_graceful_shutdown=10,
                                     server_header=False)
             self.server = _Server(config)

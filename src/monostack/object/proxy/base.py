@@ -390,7 +390,7 @@ class Controller:
         if stream and not resp.done:
             body = resp.iter_body(self.app.object_chunk_size) if resume is None else \
                 self._resuming_body(resp, resume)
-            return Response(resp.status, headers, body, close=resp.close)
+            return Response(resp.status, headers, body, close=resp.close, file=getattr(resp, "file", None))
         body = await resp.read()
         if "content-length" not in headers:
             headers["content-length"] = str(len(body))

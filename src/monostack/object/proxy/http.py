@@ -231,16 +231,26 @@ async def allow_all(_req: "Request") -> None:
 class Response:
     """Status, headers (lower-case names) and a body: bytes, or an async iterator of chunks."""
 
-    __slots__ = ("status", "headers", "body", "_close", "reason")
+    __slots__ = ("status", "headers", "body", "_close", "reason", "_file")
 
     def __init__(self, status: int = 200, headers: dict[str, str] | None = None,
                  body: bytes | AsyncIterator[bytes] | None = b"", close: Callable[[], Any] | None = None,
-                 reason: str | None = None):
+                 reason: str | None = None, file: Any = None):
         self.status = status
         self.headers = headers if headers is not None else {}
         self.body = body if body is not None else b""
         self._close = close
         self.reason = reason
+        # A storage server's FileBody holding exactly the bytes of `body` (a local replica), for a
+        # zero-copy send; tied to this body object, so a layer that replaces the body drops it.
+        self._file = (file, self.body) if file is not None else None
+
+    @property
+    def file(self) -> Any:
+        """The FileBody to send instead of iterating `body`, while `body` is still its bytes."""
+        if self._file is not None and self._file[1] is self.body:
+            return self._file[0]
+        return None
 
     @property
     def is_success(self) -> bool:

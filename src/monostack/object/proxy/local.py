@@ -262,6 +262,11 @@ class DirectResponse:
     def done(self) -> bool:
         return self._stream is None
 
+    @property
+    def file(self) -> Any:
+        """The server's FileBody when it answers from a file of this host (zero-copy), else None."""
+        return self._stream if hasattr(self._stream, "span") else None
+
     async def _next(self, chunks: AsyncIterator[bytes]) -> bytes:
         try:
             async with asyncio.timeout(self.timeout):

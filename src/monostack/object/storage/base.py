@@ -22,7 +22,7 @@ import urllib.parse
 import uuid
 from typing import Any, AsyncIterator, Callable
 
-from monostack.common import context
+from monostack.common import context, zerocopy
 from monostack.object.proxy.http import REASONS, split_path
 from monostack.object.storage import constraints
 from monostack.object.storage.timestamp import Timestamp
@@ -265,7 +265,7 @@ class StorageServer:
         try:
             response = await self._respond(scope, receive)
             status = response.status
-            await _send(send, response, scope["method"] == "HEAD")
+            await _send(send, response, scope["method"] == "HEAD", zerocopy.offers(scope))
         except ClientDisconnect:
             status = 499
         finally:
@@ -389,7 +389,7 @@ def _context_for(request_id: str | None) -> context.RequestContext:
     return context.RequestContext(request_id=request_id, global_request_id=request_id, is_service=True)
 
 
-async def _send(send: Callable, response: Response, head_only: bool) -> None:
+async def _send(send: Callable, response: Response, head_only: bool, zero_copy: bool = False) -> None:
     headers = response.headers
     if response.stream is None and "Content-Length" not in headers:
         headers["Content-Length"] = str(len(response.body))
@@ -403,7 +403,13 @@ async def _send(send: Callable, response: Response, head_only: bool) -> None:
     if response.stream is None:
         await send({"type": "http.response.body", "body": response.body})
         return
+    span = getattr(response.stream, "span", None)  # a FileBody: the kernel sends it (common/zerocopy.py)
     try:
+        if zero_copy and span is not None and "Content-Length" in headers:
+            await send({"type": zerocopy.EXTENSION, "file": response.stream.fd,  # type: ignore[attr-defined]
+                        "offset": span[0], "count": span[1] - span[0], "more_body": False})
+            response.stream.sent()  # type: ignore[attr-defined]
+            return
         async for chunk in response.stream:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
     finally:

@@ -19,6 +19,7 @@ from typing import Any, Awaitable, Callable, Iterator
 
 import uvicorn
 
+from monostack.common.zerocopy import ZeroCopy
 from monostack.object.proxy.backend import BackendPool
 from monostack.object.ring import hashing
 from monostack.object.ring.defaults import RING_TYPES, ensure_hash_path, ring_path
@@ -156,7 +157,7 @@ class StorageNode:
     # -- lifecycle ----------------------------------------------------------------------------------------
     async def start(self, daemons: bool | None = None) -> None:
         for kind, ip, port in self.addresses():
-            config = uvicorn.Config(self.app_for(kind), host=ip, port=port, log_config=None, access_log=False,
+            config = uvicorn.Config(ZeroCopy(self.app_for(kind)), host=ip, port=port, log_config=None, access_log=False,
                                     lifespan="off", http="httptools", server_header=False, date_header=False,
                                     proxy_headers=False,
                                     timeout_keep_alive=5, timeout_graceful_shutdown=5)

@@ -29,7 +29,7 @@ from monostack.object.storage.base import (HTTPError, Request, Response, Storage
                                            error_response, header_timestamp, validate_partition)
 from monostack.object.storage.diskfile import (DeviceUnavailable, DiskFile, DiskFileCollision, DiskFileDeleted,
                                                DiskFileExpired, DiskFileManager, DiskFileNoSpace, DiskFileNotExist)
-from monostack.object.storage.streams import SHARED_MD5, WritePipeline, read_chunks
+from monostack.object.storage.streams import SHARED_MD5, FileBody, WritePipeline, read_chunks
 from monostack.object.storage.timestamp import Timestamp
 
 LOG = logging.getLogger(__name__)
@@ -322,8 +322,8 @@ class ObjectServer(StorageServer):
         if ranges is None:
             headers["Content-Length"] = str(size)
             return Response(200, headers, data or b"", None if data is not None or fd < 0 else
-                            read_chunks(fd, 0, size, self.workers, self.disk_chunk_size,
-                                        drop_behind=size > self.diskfiles.keep_cache_size))
+                            FileBody(fd, 0, size, self.workers, self.disk_chunk_size,
+                                     drop_behind=size > self.diskfiles.keep_cache_size))
         spans = ranges_for_length(ranges, size)
         if not spans:
             headers["Content-Range"] = f"bytes */{size}"
@@ -336,8 +336,8 @@ class ObjectServer(StorageServer):
             headers["Content-Length"] = str(stop - start)
             if data is not None:
                 return Response(206, headers, data[start:stop])
-            stream = None if fd < 0 else read_chunks(fd, start, stop, self.workers, self.disk_chunk_size,
-                                                     drop_behind=size > self.diskfiles.keep_cache_size)
+            stream = None if fd < 0 else FileBody(fd, start, stop, self.workers, self.disk_chunk_size,
+                                                  drop_behind=size > self.diskfiles.keep_cache_size)
             return Response(206, headers, b"", stream)
         boundary = new_boundary()
         content_type = headers["Content-Type"]

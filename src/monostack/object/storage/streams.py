@@ -230,3 +230,39 @@ async def read_chunks(fd: int, start: int, stop: int, workers: concurrent.future
                 pass
         if close:
             os.close(fd)
+
+
+class FileBody:
+    """Bytes [start, stop) of an open file as an answer's body: read in pieces (`read_chunks`) when
+    iterated, or sent by whoever can hand the file to the kernel (`span`, the zero-copy send of
+    common/zerocopy.py: the proxy of this process, or this server's own HTTP front).  It owns the
+    file: `aclose` closes it, whether or not it was iterated (an async generator never started
+    would not run its cleanup)."""
+
+    def __init__(self, fd: int, start: int, stop: int, workers: concurrent.futures.Executor, chunk_size: int,
+                 drop_behind: bool = False):
+        self.fd = fd
+        self.span = (start, stop)
+        self.drop_behind = drop_behind
+        self._workers = workers
+        self._chunk_size = chunk_size
+        self._chunks: AsyncIterator[bytes] | None = None
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        if self._chunks is None:
+            self._chunks = read_chunks(self.fd, *self.span, self._workers, self._chunk_size, close=False,
+                                       drop_behind=self.drop_behind)
+        return self._chunks
+
+    def sent(self) -> None:
+        """After a zero-copy send: what read_chunks' drop_behind would have done."""
+        if self.drop_behind:
+            os.posix_fadvise(self.fd, self.span[0], self.span[1] - self.span[0], os.POSIX_FADV_DONTNEED)
+
+    async def aclose(self) -> None:
+        chunks, self._chunks = self._chunks, None
+        if chunks is not None:
+            await chunks.aclose()  # type: ignore[attr-defined]
+        if self.fd >= 0:
+            fd, self.fd = self.fd, -1
+            os.close(fd)
