@@ -97,3 +97,24 @@ async def test_without_uvicorn_the_extension_is_not_offered(data_file):
         resp = await client.get("/")
     assert seen == [False]
     assert resp.content == data_file.read_bytes()[1000:-2]
+
+
+async def test_a_file_span_response_with_and_without_the_extension(data_file):
+    async def app(scope, receive, send):
+        await zerocopy.FileSpanResponse(str(data_file), 5, 2 << 20, status_code=206,
+                                        headers={"Content-Type": "application/octet-stream"})(scope, receive, send)
+
+    expected = data_file.read_bytes()[5:5 + (2 << 20)]
+    server, task, port = await _serve(app)
+    try:
+        async with httpx.AsyncClient() as client:
+            resp = await client.get(f"http://127.0.0.1:{port}/")
+            assert resp.status_code == 206 and resp.content == expected
+            assert resp.headers["content-length"] == str(2 << 20)
+    finally:
+        server.should_exit = True
+        await task
+    transport = httpx.ASGITransport(app=zerocopy.ZeroCopy(app))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        resp = await client.get("/")
+    assert resp.content == expected

@@ -106,3 +106,43 @@ class ZeroCopy:
             scope["extensions"] = dict(scope.get("extensions") or {}, **{EXTENSION: {}})
             send = _Sender(send, cycle)
         await self.app(scope, receive, send)
+
+
+class FileSpanResponse:
+    """An ASGI response of bytes [offset, offset + count) of a file: sent by the kernel when the
+    server offers the extension, else read in chunks on worker threads.  The file is opened when
+    the response is sent (a missing one is the caller's to rule out before)."""
+
+    chunk_size = 4 << 20
+
+    def __init__(self, path: str, offset: int, count: int, *, status_code: int = 200,
+                 headers: dict[str, str] | None = None):
+        self.path = path
+        self.offset = offset
+        self.count = count
+        self.status_code = status_code
+        self.headers = dict(headers or {})
+        self.headers["content-length"] = str(count)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        raw = [(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in self.headers.items()]
+        fd = await asyncio.to_thread(os.open, self.path, os.O_RDONLY)
+        try:
+            await send({"type": "http.response.start", "status": self.status_code, "headers": raw})
+            if scope.get("method") == "HEAD":
+                await send({"type": "http.response.body", "body": b""})
+            elif offers(scope):
+                await send({"type": EXTENSION, "file": fd, "offset": self.offset, "count": self.count,
+                            "more_body": False})
+            else:
+                position, end = self.offset, self.offset + self.count
+                while position < end:
+                    data = await asyncio.to_thread(os.pread, fd, min(self.chunk_size, end - position), position)
+                    if not data:
+                        raise EOFError(f"{self.path} ended {end - position} bytes early")
+                    position += len(data)
+                    await send({"type": "http.response.body", "body": data, "more_body": position < end})
+                if not self.count:
+                    await send({"type": "http.response.body", "body": b""})
+        finally:
+            os.close(fd)
