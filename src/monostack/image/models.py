@@ -33,8 +33,7 @@ class Image(Base):
     container_format: orm.Mapped[str | None] = orm.mapped_column(sa.String(20))
     min_disk: orm.Mapped[int] = orm.mapped_column(sa.Integer, default=0)
     min_ram: orm.Mapped[int] = orm.mapped_column(sa.Integer, default=0)
-    # Where the store keeps the data ("file:///..."), and the bytes staged for an import.
-    location: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    # The bytes staged for an import (the data's stores are in `locations`).
     staged_size: orm.Mapped[int] = orm.mapped_column(sa.BigInteger, default=0)
     created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(Timestamp, index=True)
     updated_at: orm.Mapped[datetime.datetime] = orm.mapped_column(Timestamp)
@@ -45,6 +44,19 @@ class Image(Base):
         cascade="all, delete-orphan", passive_deletes=True, lazy="selectin")
     members: orm.Mapped[list["ImageMember"]] = orm.relationship(
         cascade="all, delete-orphan", passive_deletes=True, lazy="selectin")
+    locations: orm.Mapped[list["ImageLocation"]] = orm.relationship(
+        cascade="all, delete-orphan", passive_deletes=True, lazy="selectin", order_by="ImageLocation.position")
+
+
+class ImageLocation(Base):
+    """One copy of an image's data: the store (its id in enabled_backends) and the URL there."""
+    __tablename__ = "image_locations"
+    image_id: orm.Mapped[str] = orm.mapped_column(sa.ForeignKey("images.id", ondelete="CASCADE"),
+                                                  primary_key=True)
+    store: orm.Mapped[str] = orm.mapped_column(sa.String(255), primary_key=True)
+    url: orm.Mapped[str] = orm.mapped_column(sa.Text)
+    position: orm.Mapped[int] = orm.mapped_column(sa.Integer, default=0)
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(Timestamp)
 
 
 class ImageProperty(Base):

@@ -49,6 +49,8 @@ _RULES = {
     "reactivate": ADMIN_OR_PROJECT_MEMBER,
     "stage_image": ADMIN_OR_PROJECT_MEMBER,
     "import_image": ADMIN_OR_PROJECT_MEMBER,
+    "copy_image": ADMIN,
+    "stores_info_detail": ADMIN,
 }
 
 RULES = [RuleDefault(name, check) for name, check in _RULES.items()]

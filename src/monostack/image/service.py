@@ -14,12 +14,16 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import dataclasses
 import datetime
 import hashlib
 import json
 import logging
 import mmap
+import os
+import pathlib
 import subprocess
+import tempfile
 import threading
 import urllib.parse
 import urllib.request
@@ -38,7 +42,8 @@ from monostack.common.notify import notify_soon
 from monostack.common.policy import Policy
 from monostack.image import options  # noqa: F401  (registers the [image] options)
 from monostack.image import states
-from monostack.image.models import Image, ImageMember, ImageProperty, ImageTag, ImageTask
+from monostack.image.models import Image, ImageLocation, ImageMember, ImageProperty, ImageTag, ImageTask
+from monostack.image.store import Store, load_stores
 from monostack.image.store.filesystem import FilesystemStore
 
 if TYPE_CHECKING:
@@ -61,6 +66,8 @@ SORT_KEYS = ("name", "status", "container_format", "disk_format", "size", "virtu
 HASH_ALGO = "sha512"
 BLOCK = 4 << 20  # bytes handed to the hashers and the disk at a time
 IN_FLIGHT = 4  # blocks an upload may have queued for its hashers and the disk
+MEASURE_SPAN = 4 << 20  # bytes of each end of the data qemu-img sees when the store keeps no local file
+IMPORTING_KEY, FAILED_KEY = "os_glance_importing_to_stores", "os_glance_failed_import"
 # qemu-img's name of each disk format it can measure.
 QEMU_FORMATS = {"qcow2": "qcow2", "vmdk": "vmdk", "vhd": "vpc", "vhdx": "vhdx", "vdi": "vdi", "ploop": "parallels"}
 
@@ -138,6 +145,15 @@ class OverQuota(errors.OverLimit):
     pass
 
 
+def unknown_store(store_id: Any) -> str:
+    """glance_store's UnknownScheme message, as Glance returns it for an unknown store id."""
+    return f"Unknown scheme '{store_id}' found in URI"
+
+
+def _store_list(value: str | None) -> list[str]:
+    return [item for item in (value or "").split(",") if item]
+
+
 class RangeNotSatisfiable(errors.APIError):
     code, title = 416, "Requested Range Not Satisfiable"
     default_message = "Requested range not satisfiable"
@@ -149,8 +165,9 @@ class Ingest:
     more than IN_FLIGHT + 1 blocks (see consume)."""
 
     def __init__(self, svc: "ImageService", image: dict[str, Any], writer: Any, *, limit: int | None,
-                 staging: bool):
+                 staging: bool, store: Store | None = None):
         self.svc = svc
+        self.store = store or svc.store  # where the data goes (the staging area when staging)
         self.image = image
         self.image_id = image["id"]
         self.writer = writer
@@ -235,16 +252,41 @@ class Ingest:
                 executor.shutdown(wait=False)
 
 
+@dataclasses.dataclass
+class ImportPlan:
+    """What one import does (the task's input, resolved)."""
+    image: dict[str, Any]
+    method: str
+    uri: str | None
+    limit: int | None
+    task_id: str
+    stores: list[str]
+    must_succeed: bool
+
+
 class ImageService:
+    """`stores` are the enabled backends by id (see store/__init__.py); `store` is the
+    filesystem store that stages imports (and the "file" backend when `stores` is not given)."""
+
     def __init__(self, conf: Config, db: Database, *, store: FilesystemStore | None = None,
-                 bus: "Bus | None" = None, loop: asyncio.AbstractEventLoop | None = None,
-                 policy: Policy | None = None):
+                 stores: dict[str, Store] | None = None, bus: "Bus | None" = None,
+                 loop: asyncio.AbstractEventLoop | None = None, policy: Policy | None = None):
         from monostack.image import policies
         self.conf = conf
         self.db = db
         self.bus = bus
         self.loop = loop
-        self.store = store or FilesystemStore(conf.image.store_dir, fsync=conf.image.fsync)
+        if stores is None:
+            stores = {store.id: store} if store is not None else load_stores(conf)
+        self.backends: dict[str, Store] = stores
+        self.default_store = conf.image.default_backend or next(iter(stores))
+        if self.default_store not in stores:
+            raise ValueError(f"[image] default_backend {self.default_store!r} is not an enabled store")
+        if store is None:  # the filesystem backend under store_dir stages too; else a staging-only one
+            store = next((s for s in stores.values() if isinstance(s, FilesystemStore)
+                          and s.root == pathlib.Path(conf.image.store_dir)), None)
+        self.store: FilesystemStore = store or FilesystemStore(conf.image.store_dir, fsync=conf.image.fsync,
+                                                               store_id="os_glance_staging_store")
         self.policy = policy or Policy(policies.RULES, policy_file=conf.policy.file,
                                        enforce_scope=conf.policy.enforce_scope,
                                        enforce_new_defaults=conf.policy.enforce_new_defaults)
@@ -269,8 +311,8 @@ class ImageService:
             "tags": sorted(t.value for t in row.tags),
             "self": f"/v2/images/{row.id}", "file": f"/v2/images/{row.id}/file", "schema": "/v2/schemas/image",
         })
-        if row.status == states.ACTIVE and row.location:
-            image["stores"] = "file"
+        if row.locations:  # Glance lists the stores holding the data (sorted: Tempest compares so)
+            image["stores"] = ",".join(sorted(location.store for location in row.locations))
         return image
 
     @staticmethod
@@ -426,10 +468,10 @@ class ImageService:
             states.MACHINE.next(row.status, "delete")
             image = self.view(row)
             image["status"] = states.DELETED
-            location = row.location
+            locations = [(location.store, location.url) for location in row.locations]
             session.delete(row)
-        if location:
-            self.store.delete(location)
+        for store_id, url in locations:
+            self._delete_data(store_id, url)
         self.store.delete(self.store.staged_location(image_id))
         self.notify("image.delete", image)
 
@@ -797,9 +839,13 @@ class ImageService:
         self.notify("image.member.delete", result)
 
     # -- data: upload, stage, download -----------------------------------------------------
-    def begin_upload(self, ctx: RequestContext, image_id: str, *, staging: bool = False) -> Ingest:
-        """queued -> saving (upload) or uploading (stage); returns the Ingest that takes the data."""
+    def begin_upload(self, ctx: RequestContext, image_id: str, *, staging: bool = False,
+                     store_id: str | None = None, size: int | None = None) -> Ingest:
+        """queued -> saving (upload) or uploading (stage); returns the Ingest that takes the data.
+        An upload goes to `store_id` (X-Image-Meta-Store; 400 when unknown, as Glance), else to
+        the default store; `size`, when the request says it, helps the store choose how to write."""
         event = "stage" if staging else "upload"
+        target = self.store if staging else self._store(store_id or self.default_store, errors.BadRequest)
         with self.db.writer() as session:
             row = self._load(session, ctx, image_id, lock=True)
             self._require_owner_or_admin(ctx, row, "stage_image" if staging else "upload_image")
@@ -814,19 +860,24 @@ class ImageService:
             row.updated_at = now()
             image = self.view(row)
         try:
-            writer = self.store.writer(image_id, staging=staging)
+            writer = target.writer(image_id, staging=staging, size=size)
         except Exception:
             self._revert(image_id, states.SAVING if not staging else states.UPLOADING)
             raise
         if not staging:
             self.notify("image.prepare", image)
-        return Ingest(self, image, writer, limit=limit, staging=staging)
+        return Ingest(self, image, writer, limit=limit, staging=staging, store=target)
+
+    def _store(self, store_id: Any, error: type[errors.APIError] = errors.Conflict) -> Store:
+        if not isinstance(store_id, str) or store_id not in self.backends:
+            raise error(unknown_store(store_id))
+        return self.backends[store_id]
 
     def create_from_file(self, ctx: RequestContext, body: dict[str, Any], path: str) -> dict[str, Any]:
         """Register an image and upload a local file as its data, blocking (start-up registration of
         images the cloud ships, e.g. with `RequestContext.service()` and `owner` in the body)."""
         image = self.create(ctx, body)
-        ingest = self.begin_upload(ctx, image["id"])
+        ingest = self.begin_upload(ctx, image["id"], size=os.path.getsize(path))
         try:
             with open(path, "rb") as source:
                 while chunk := source.read(BLOCK):
@@ -862,12 +913,13 @@ class ImageService:
             raise
         virtual_size = None
         if not ingest.staging:
-            virtual_size = self.measure(self.store.path(location), ingest.image.get("disk_format"), ingest.size)
+            virtual_size = self.measure_location(ingest.store, location, ingest.image.get("disk_format"),
+                                                 ingest.size)
         with self.db.writer() as session:
             row = session.get(Image, ingest.image_id)
             expected = states.UPLOADING if ingest.staging else states.SAVING
             if row is None or row.status != expected:
-                self.store.delete(location)
+                ingest.store.delete(location)
                 if row is None:
                     raise errors.Gone(f"Image {ingest.image_id} could not be found after upload. The image may "
                                       f"have been deleted during the upload.")
@@ -876,7 +928,7 @@ class ImageService:
                 row.staged_size = ingest.size
             else:
                 row.status = states.MACHINE.next(row.status, "upload_done")
-                row.location = location
+                row.locations = [ImageLocation(store=ingest.store.id, url=location, position=0, created_at=now())]
                 row.size = ingest.size
                 row.virtual_size = virtual_size
                 row.checksum = ingest.md5.hexdigest()
@@ -908,6 +960,64 @@ class ImageService:
             LOG.info("could not measure %s: %s", path, exc)
             return None
 
+    def measure_location(self, store: Store, location: str, disk_format: str | None, size: int) -> int | None:
+        """`measure` for data in any store: a store without local files lends qemu-img a sparse
+        file of the data's size holding its first and last MEASURE_SPAN bytes (where the
+        formats keep their headers and footers), so nothing near the image's size is copied."""
+        if store.local or disk_format in ("raw", "iso") or disk_format not in QEMU_FORMATS:
+            return self.measure(store.path(location) if store.local else "", disk_format, size)
+        fd, path = tempfile.mkstemp(dir=self.store.tmp, prefix="measure.")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.truncate(size)
+                spans = [(0, min(size, MEASURE_SPAN))]
+                if size > MEASURE_SPAN:
+                    spans.append((max(MEASURE_SPAN, size - MEASURE_SPAN), size))
+                for first, end in spans:
+                    handle.seek(first)
+                    for chunk in store.open(location, first, end - first):
+                        handle.write(chunk)
+            return self.measure(path, disk_format, size)
+        except (OSError, errors.APIError) as exc:
+            LOG.info("could not measure %s: %s", location, exc)
+            return None
+        finally:
+            os.unlink(path)
+
+    def _store_of(self, store_id: str, url: str) -> Store | None:
+        """The store that reads a location: the one it was written by, else one that owns the URL."""
+        store = self.backends.get(store_id)
+        if store is not None and store.owns(url):
+            return store
+        return next((s for s in self.backends.values() if s.owns(url)), None)
+
+    def _delete_data(self, store_id: str, url: str) -> None:
+        store = self._store_of(store_id, url)
+        if store is None:
+            LOG.warning("no enabled store can delete %s (store %s)", url, store_id)
+            return
+        try:
+            store.delete(url)
+        except Exception:  # the image is gone either way; the data is logged for the operator
+            LOG.exception("could not delete the image data at %s", url)
+
+    def _read_locations(self, locations: list[tuple[str, str]], offset: int = 0, length: int | None = None
+                        ) -> Iterator[bytes]:
+        """The data from the first location that answers: the default store first, as Glance
+        sorts locations by store weight."""
+        ordered = sorted(locations, key=lambda item: item[0] != self.default_store)
+        failure: Exception | None = None
+        for store_id, url in ordered:
+            store = self._store_of(store_id, url)
+            if store is None:
+                continue
+            try:
+                return store.open(url, offset, length) if (offset or length is not None) else store.open(url)
+            except (FileNotFoundError, errors.ServiceUnavailable) as exc:
+                LOG.warning("image data missing or unreadable at %s: %s", url, exc)
+                failure = exc
+        raise FileNotFoundError(str(failure) if failure else "no readable location")
+
     def open_data(self, ctx: RequestContext, image_id: str, byte_range: tuple[int | None, int | None] | None = None
                   ) -> tuple[dict[str, Any], Iterator[bytes] | None, tuple[int, int] | None]:
         """The image and an iterator over its data (None when it has none); with a range, the
@@ -919,8 +1029,9 @@ class ImageService:
                 raise errors.Forbidden("The requested image has been deactivated. Image data download is "
                                        "forbidden.")
             image = self.view(row)
-            location = row.location if row.status in (states.ACTIVE, states.DEACTIVATED) else None
-        if location is None or image["size"] is None:
+            locations = [(location.store, location.url) for location in row.locations] \
+                if row.status in (states.ACTIVE, states.DEACTIVATED) else []
+        if not locations or image["size"] is None:
             return image, None, None
         size = image["size"]
         span: tuple[int, int] | None = None
@@ -935,9 +1046,9 @@ class ImageService:
             span = (first, last)
         try:
             if span is None:
-                data = self.store.open(location)
+                data = self._read_locations(locations)
             else:
-                data = self.store.open(location, span[0], span[1] - span[0] + 1)
+                data = self._read_locations(locations, span[0], span[1] - span[0] + 1)
         except FileNotFoundError:
             raise errors.ServiceUnavailable(f"The image data of {image_id} is missing from the store.") from None
         self.notify("image.send", {"image_id": image_id, "receiver_tenant_id": ctx.project_id,
@@ -946,10 +1057,35 @@ class ImageService:
 
     # -- interoperable import --------------------------------------------------------------
     def import_methods(self) -> list[str]:
-        return [m for m in self.conf.image.enabled_import_methods if m in ("glance-direct", "web-download")]
+        """The enabled methods that work here (copy-image needs a second store)."""
+        working = ["glance-direct", "web-download"] + (["copy-image"] if len(self.backends) > 1 else [])
+        return [m for m in self.conf.image.enabled_import_methods if m in working]
 
     def stores(self) -> list[dict[str, Any]]:
-        return [{"id": self.store.id, "description": self.store.description, "default": True}]
+        """GET /v2/info/stores: each enabled store, the default one marked."""
+        listed = []
+        for store_id, store in self.backends.items():
+            entry: dict[str, Any] = {"id": store_id, "description": store.description}
+            if store_id == self.default_store:
+                entry["default"] = True
+            listed.append(entry)
+        return listed
+
+    def stores_detail(self, ctx: RequestContext) -> list[dict[str, Any]]:
+        """GET /v2/info/stores/detail (admin): each store's type and settings, as Glance."""
+        self.policy.authorize(ctx, "stores_info_detail", {"project_id": ctx.project_id})
+        detailed = []
+        for entry in self.stores():
+            store = self.backends[entry["id"]]
+            if isinstance(store, FilesystemStore):
+                properties: dict[str, Any] = {"data_dir": str(store.root), "chunk_size": BLOCK,
+                                              "thin_provisioning": False}
+            else:
+                properties = {"container": getattr(store, "container", None),
+                              "large_object_size": getattr(store, "large_object_size", None),
+                              "large_object_chunk_size": getattr(store, "large_object_chunk_size", None)}
+            detailed.append({**entry, "type": store.kind, "properties": properties, "weight": 0})
+        return detailed
 
     def url_allowed(self, uri: str) -> bool:
         parsed = urllib.parse.urlsplit(uri)
@@ -957,23 +1093,80 @@ class ImageService:
             return False
         return any(prefix and uri.startswith(prefix) for prefix in self.conf.image.web_download_allowed_urls)
 
-    def import_image(self, ctx: RequestContext, image_id: str, body: Any) -> concurrent.futures.Future:
+    def _requested_stores(self, body: dict[str, Any], header_store: str | None) -> list[str]:
+        """Glance's get_stores_from_request: every store (`all_stores`), the body's `stores`, the
+        X-Image-Meta-Store header, else the default store; an unknown one is a 409."""
+        if body.get("all_stores", False):
+            if "stores" in body or header_store is not None:
+                raise errors.BadRequest("All_stores parameter can't be used with x-image-meta-store header or "
+                                        "stores parameter")
+            return list(self.backends)
+        if "stores" in body:
+            if header_store is not None:
+                raise errors.BadRequest("Stores parameter and x-image-meta-store header can't be both specified")
+            stores = body["stores"]
+            if not isinstance(stores, list) or not stores:
+                raise errors.BadRequest("'stores' must be a non-empty list of store identifiers")
+        else:
+            stores = [header_store or self.default_store]
+        for store_id in stores:
+            self._store(store_id, errors.Conflict)
+        return list(dict.fromkeys(stores))
+
+    @staticmethod
+    def _set_property(row: Image, name: str, value: str) -> None:
+        for prop in row.properties:
+            if prop.name == name:
+                prop.value = value
+                return
+        row.properties.append(ImageProperty(name=name, value=value))
+
+    @staticmethod
+    def _property(row: Image, name: str) -> str | None:
+        return next((p.value for p in row.properties if p.name == name), None)
+
+    def _change_store_lists(self, row: Image, *, done: Iterable[str] = (), failed: Iterable[str] = ()) -> None:
+        """Stores leave os_glance_importing_to_stores when done or failed; failed ones join
+        os_glance_failed_import (Glance keeps both properties, empty when nothing is left)."""
+        done, failed = set(done) | set(failed), list(failed)
+        importing = [s for s in _store_list(self._property(row, IMPORTING_KEY)) if s not in done]
+        self._set_property(row, IMPORTING_KEY, ",".join(importing))
+        if failed:
+            already = _store_list(self._property(row, FAILED_KEY))
+            self._set_property(row, FAILED_KEY, ",".join(dict.fromkeys(already + failed)))
+
+    def import_image(self, ctx: RequestContext, image_id: str, body: Any,
+                     header_store: str | None = None) -> concurrent.futures.Future | None:
+        """POST /v2/images/{id}/import: glance-direct, web-download or copy-image into one or
+        more stores; runs in the background (the Future), None when there is nothing to do
+        (copy-image to all stores of an image already in every one)."""
         if not isinstance(body, dict) or not isinstance(body.get("method"), dict):
             raise errors.BadRequest("Import request requires a 'method' field.")
         method = body["method"].get("name")
         if method not in self.import_methods():
             raise errors.BadRequest(f"Import method {method!r} is not valid or not enabled.")
-        stores = body.get("stores")
-        if stores is not None and (not isinstance(stores, list) or any(s != self.store.id for s in stores)):
-            raise errors.Conflict(f"Unknown store(s) in {stores!r}: this cloud has '{self.store.id}'.")
+        for key in ("all_stores_must_succeed", "all_stores"):
+            if key in body and not isinstance(body[key], bool):
+                raise errors.BadRequest(f"'{key}' must be boolean value only")
+        must_succeed, all_stores = body.get("all_stores_must_succeed", True), body.get("all_stores", False)
         uri = body["method"].get("uri")
         if method == "web-download":
             if not isinstance(uri, str) or not self.url_allowed(uri):
                 raise errors.BadRequest("URI for web-download does not pass filtering: " + str(uri))
+        copying = method == "copy-image"
         with self.db.writer() as session:
             row = self._load(session, ctx, image_id, lock=True)
-            self._require_owner_or_admin(ctx, row, "import_image")
-            if row.disk_format is None or row.container_format is None:
+            if copying:
+                self._authorize(ctx, "copy_image", row)
+            else:
+                self._require_owner_or_admin(ctx, row, "import_image")
+            if row.status == states.ACTIVE and not copying:
+                raise errors.Conflict("Image with status active cannot be target for import")
+            if row.status != states.ACTIVE and copying:
+                raise errors.Conflict("Only images with status active can be targeted for copying")
+            if row.container_format is None:
+                raise errors.Conflict("'container_format' needs to be set before import")
+            if row.disk_format is None:
                 raise errors.Conflict("'disk_format' needs to be set before import")
             if method == "glance-direct" and row.status != states.UPLOADING:
                 raise errors.Conflict(f"Image needs to be staged before 'glance-direct' method can be used "
@@ -981,76 +1174,191 @@ class ImageService:
             if method == "web-download" and row.status != states.QUEUED:
                 raise errors.Conflict(f"Image needs to be in 'queued' status to use 'web-download' "
                                       f"(status {row.status}).")
-            limit = self._bytes_allowed(session, row.owner)
-            row.status = states.MACHINE.next(row.status, "import_start")
-            for prop in list(row.properties):
-                if prop.name in ("os_glance_failed_import", "os_glance_importing_to_stores"):
-                    row.properties.remove(prop)
-            session.flush()
-            row.properties.append(ImageProperty(name="os_glance_importing_to_stores", value=self.store.id))
+            self._check_import_lock(session, row)
+            stores = self._requested_stores(body, header_store)
+            if copying:
+                present = {location.store for location in row.locations}
+                if all_stores:
+                    stores = [s for s in stores if s not in present]
+                    if not stores:  # already everywhere: nothing to do, as Glance
+                        return None
+                else:
+                    for store_id in stores:
+                        if store_id in present:
+                            raise errors.BadRequest(f"Image is already present at store '{store_id}'")
+            limit = None if copying else self._bytes_allowed(session, row.owner)
+            if not copying:
+                row.status = states.MACHINE.next(row.status, "import_start")
+            importing = _store_list(self._property(row, IMPORTING_KEY))
+            self._set_property(row, IMPORTING_KEY, ",".join(dict.fromkeys(importing + stores)))
+            failed = _store_list(self._property(row, FAILED_KEY))
+            self._set_property(row, FAILED_KEY, ",".join(s for s in failed if s not in stores))
             task_id = str(uuid.uuid4())
-            for prop in list(row.properties):
-                if prop.name == "os_glance_import_task":
-                    row.properties.remove(prop)
-            session.flush()
-            row.properties.append(ImageProperty(name="os_glance_import_task", value=task_id))
+            self._set_property(row, "os_glance_import_task", task_id)
             row.updated_at = stamp = now()
             session.add(ImageTask(id=task_id, image_id=image_id, type="api_image_import", status="processing",
                                   owner=row.owner, user_id=ctx.user_id, request_id=ctx.request_id,
-                                  input=json.dumps({"image_id": image_id, "import_req": body,
-                                                    "backend": [self.store.id]}),
+                                  input=json.dumps({"image_id": image_id, "import_req": body, "backend": stores}),
                                   result=None, message="", created_at=stamp, updated_at=stamp))
+            session.flush()
             image = self.view(row)
         self.notify("image.import", image)
         ctx_copy = context_mod.RequestContext.from_dict(ctx.to_dict())
-        future = self._imports.submit(self._run_import, ctx_copy, image, method, uri, limit, task_id)
+        plan = ImportPlan(image=image, method=method, uri=uri, limit=limit, task_id=task_id, stores=stores,
+                          must_succeed=must_succeed)
+        future = self._imports.submit(self._run_import, ctx_copy, plan)
         self.import_futures[image_id] = future
         future.add_done_callback(lambda _f: self.import_futures.pop(image_id, None))
         return future
 
-    def _run_import(self, ctx: RequestContext, image: dict[str, Any], method: str, uri: str | None,
-                    limit: int | None, task_id: str) -> None:
-        image_id = image["id"]
+    @staticmethod
+    def _check_import_lock(session: orm.Session, row: Image) -> None:
+        """One import at a time per image (Glance's os_glance_import_task lock): a task still
+        processing holds it; a finished or failed one does not."""
+        task_id = next((p.value for p in row.properties if p.name == "os_glance_import_task"), None)
+        if task_id:
+            task = session.get(ImageTask, task_id)
+            if task is not None and task.status == "processing":
+                raise errors.Conflict(f"New operation on image '{row.id}' is not permitted as prior operation "
+                                      f"is still in progress")
+
+    def _run_import(self, ctx: RequestContext, plan: "ImportPlan") -> None:
         with context_mod.use_context(ctx):
-            writer = self.store.writer(image_id)
-            ingest = Ingest(self, image, writer, limit=limit, staging=False)
-            staged = self.store.staged_location(image_id)
             try:
-                if method == "glance-direct":
-                    for chunk in self.store.open(staged):
-                        ingest.feed_blocking(chunk)
-                else:
-                    assert uri is not None
-                    with urllib.request.urlopen(uri, timeout=60) as response:  # noqa: S310 (filtered above)
-                        while chunk := response.read(1 << 20):
-                            ingest.feed_blocking(chunk)
-                location = writer.commit()
+                self._import_to_stores(plan)
+            except Exception as exc:  # a bug or a lost database: the task must not stay processing
+                LOG.exception("import of image %s (%s) failed", plan.image["id"], plan.method)
+                self._import_failed(plan, plan.stores, str(exc), [])
+            finally:
+                if plan.method != "copy-image":
+                    self.store.delete(self.store.staged_location(plan.image["id"]))
+
+    def _import_to_stores(self, plan: "ImportPlan") -> None:
+        """Glance's import flow: the data (staged, downloaded to staging, or the image's own for
+        copy-image) is written to each store in turn.  With all_stores_must_succeed (the
+        default) the image becomes active after the last store and one failure undoes every
+        store of this import; without it, after the first store that succeeds, and failed
+        stores are only listed in os_glance_failed_import."""
+        image_id = plan.image["id"]
+        copying = plan.method == "copy-image"
+        if plan.method == "web-download":
+            try:
+                self._download_to_staging(image_id, plan.uri or "", plan.limit)
             except Exception as exc:
-                LOG.warning("import of image %s (%s) failed: %s", image_id, method, exc)
-                writer.abort()
-                self._import_failed(image_id, task_id, str(exc))
+                LOG.warning("import of image %s (web-download) failed: %s", image_id, exc)
+                self._import_failed(plan, plan.stores, str(exc), [])
                 return
-            virtual_size = self.measure(self.store.path(location), image.get("disk_format"), ingest.size)
+        if copying:
+            with self.db.reader() as session:
+                row = session.get(Image, image_id)
+                sources = [(location.store, location.url) for location in row.locations] if row else []
+            size, virtual_size, expected = plan.image["size"], plan.image["virtual_size"], plan.image["checksum"]
+
+            def read() -> Iterator[bytes]:
+                return self._read_locations(sources)
+        else:
+            staged = self.store.staged_location(image_id)
+            size = os.path.getsize(self.store.path(staged))
+            virtual_size = self.measure(self.store.path(staged), plan.image.get("disk_format"), size)
+            expected = None
+
+            def read() -> Iterator[bytes]:
+                return self.store.open(staged)
+        added: list[tuple[str, str]] = []
+        for index, store_id in enumerate(plan.stores, 1):
+            store = self.backends[store_id]
+            set_active = not copying and (not plan.must_succeed or index == len(plan.stores))
+            try:
+                location, ingest = self._write_copy(store, plan, read, size, expected)
+            except Exception as exc:
+                LOG.warning("import of image %s to store %s failed: %s", image_id, store_id, exc)
+                if plan.must_succeed:
+                    self._import_failed(plan, [store_id], f"store {store_id}: {exc}", added)
+                    return
+                with self.db.writer() as session:
+                    row = session.get(Image, image_id)
+                    if row is not None:
+                        self._change_store_lists(row, failed=[store_id])
+                        row.updated_at = now()
+                continue
+            activated = None
             with self.db.writer() as session:
                 row = session.get(Image, image_id)
-                if row is None or row.status != states.IMPORTING:
-                    self.store.delete(location)
+                if row is None or (not copying and row.status != states.IMPORTING) or \
+                        (copying and row.status not in (states.ACTIVE, states.DEACTIVATED)):
+                    store.delete(location)  # deleted (or reset) meanwhile: keep nothing
+                    for done_store, url in added:
+                        self._delete_data(done_store, url)
+                    if row is not None:
+                        row.locations = [loc for loc in row.locations if loc.store not in dict(added)]
+                    self._finish_task(session, plan.task_id, "failure", "the image changed during the import")
                     return
-                row.status = states.MACHINE.next(row.status, "import_done")
-                self._finish_task(session, task_id, "success", "")
-                row.location, row.size, row.virtual_size = location, ingest.size, virtual_size
-                row.checksum, row.os_hash_algo = ingest.md5.hexdigest(), HASH_ALGO
-                row.os_hash_value = ingest.sha.hexdigest()
-                row.staged_size = 0
-                for prop in list(row.properties):
-                    if prop.name == "os_glance_importing_to_stores":
-                        prop.value = ""
+                row.locations.append(ImageLocation(store=store_id, url=location, position=len(row.locations),
+                                                   created_at=now()))
+                self._change_store_lists(row, done=[store_id])
+                if not copying and row.checksum is None:
+                    row.size, row.virtual_size = ingest.size, virtual_size
+                    row.checksum, row.os_hash_algo = ingest.md5.hexdigest(), HASH_ALGO
+                    row.os_hash_value = ingest.sha.hexdigest()
+                    row.staged_size = 0
+                if set_active and row.status == states.IMPORTING:
+                    row.status = states.MACHINE.next(row.status, "import_done")
                 row.updated_at = now()
                 session.flush()
-                done = self.view(row)
-            self.store.delete(staged)
-            self.notify("image.upload", done)
-            self.notify("image.activate", done)
+                if set_active and row.status == states.ACTIVE:
+                    activated = self.view(row)
+            added.append((store_id, location))
+            if activated is not None:
+                self.notify("image.upload", activated)
+                self.notify("image.activate", activated)
+        with self.db.writer() as session:
+            row = session.get(Image, image_id)
+            if row is None:
+                return
+            if not copying and row.status == states.IMPORTING:  # no store took the data
+                row.status = states.MACHINE.next(row.status, "import_failed")
+                row.staged_size = 0
+                self._finish_task(session, plan.task_id, "failure", "None of the uploads finished!")
+            else:
+                self._finish_task(session, plan.task_id, "success", "")
+            row.updated_at = now()
+
+    def _write_copy(self, store: Store, plan: "ImportPlan", read: Any, size: int | None,
+                    expected_md5: str | None) -> tuple[str, Ingest]:
+        """The data into one store, hashed on the way; a copy whose md5 differs from the
+        image's checksum is removed and fails."""
+        writer = store.writer(plan.image["id"], size=size)
+        ingest = Ingest(self, plan.image, writer, limit=plan.limit, staging=False, store=store)
+        try:
+            chunks = read()
+            try:
+                for chunk in chunks:
+                    ingest.feed_blocking(chunk)
+            finally:
+                getattr(chunks, "close", lambda: None)()
+            location = writer.commit()
+        except BaseException:
+            writer.abort()
+            raise
+        if expected_md5 and ingest.md5.hexdigest() != expected_md5:
+            store.delete(location)
+            raise errors.Conflict(f"the copy in store {store.id} does not match the image's checksum")
+        return location, ingest
+
+    def _download_to_staging(self, image_id: str, uri: str, limit: int | None) -> None:
+        writer = self.store.writer(image_id, staging=True)
+        received = 0
+        try:
+            with urllib.request.urlopen(uri, timeout=60) as response:  # noqa: S310 (filtered in import_image)
+                while chunk := response.read(1 << 20):
+                    received += len(chunk)
+                    if limit is not None and received > limit:
+                        raise OverQuota("Image exceeds the storage quota or the image size limit.")
+                    writer.write(chunk)
+            writer.commit()
+        except BaseException:
+            writer.abort()
+            raise
 
     @staticmethod
     def _finish_task(session: orm.Session, task_id: str, status: str, message: str) -> None:
@@ -1059,21 +1367,52 @@ class ImageService:
             task.status, task.message, task.updated_at = status, message, now()
             task.result = json.dumps({"image_id": task.image_id})
 
-    def _import_failed(self, image_id: str, task_id: str, message: str) -> None:
+    def _import_failed(self, plan: "ImportPlan", failed: list[str], message: str,
+                       added: list[tuple[str, str]]) -> None:
+        """The import fails as a whole: the stores written by it lose their copy, its stores leave
+        the importing list (the failed ones go to os_glance_failed_import), and an image being
+        imported goes back to queued (a copied image stays active)."""
+        for store_id, url in added:
+            self._delete_data(store_id, url)
         with self.db.writer() as session:
-            self._finish_task(session, task_id, "failure", message)
-            row = session.get(Image, image_id)
-            if row is None or row.status != states.IMPORTING:
+            self._finish_task(session, plan.task_id, "failure", message)
+            row = session.get(Image, plan.image["id"])
+            if row is None:
                 return
-            row.status = states.MACHINE.next(row.status, "import_failed")
-            row.staged_size = 0
-            for prop in list(row.properties):
-                if prop.name in ("os_glance_importing_to_stores", "os_glance_failed_import"):
-                    row.properties.remove(prop)
-            session.flush()
-            row.properties.append(ImageProperty(name="os_glance_failed_import", value=self.store.id))
+            undone = {store_id for store_id, _ in added}
+            row.locations = [location for location in row.locations if location.store not in undone]
+            self._change_store_lists(row, done=plan.stores, failed=failed)
+            if row.status == states.IMPORTING:
+                row.status = states.MACHINE.next(row.status, "import_failed")
+                row.staged_size = 0
+                row.size = row.virtual_size = row.checksum = row.os_hash_algo = row.os_hash_value = None
             row.updated_at = now()
-        self.store.delete(self.store.staged_location(image_id))
+
+    def delete_from_store(self, ctx: RequestContext, store_id: str, image_id: str) -> None:
+        """DELETE /v2/stores/{store_id}/{image_id}: drop one store's copy of an active image
+        (never its last one), as Glance."""
+        if store_id not in self.backends:
+            raise errors.Conflict(f"The selected store {store_id} is not available on this node.")
+        with self.db.writer() as session:
+            row = self._load(session, ctx, image_id, lock=True)
+            self._authorize(ctx, "get_image_location", row)
+            self._authorize(ctx, "delete_image_location", row)
+            if row.status != states.ACTIVE:
+                raise errors.Conflict("It's not allowed to remove image data from store if image status is not "
+                                      "'active'")
+            if len(row.locations) == 1:
+                raise errors.Forbidden("Cannot delete image data from the only store containing it. Consider "
+                                       "deleting the image instead.")
+            found = [location for location in row.locations if location.store == store_id]
+            if not found:
+                raise errors.NotFound(f"Image {image_id} is not stored in store {store_id}.")
+            url = found[0].url
+            row.locations.remove(found[0])
+            row.updated_at = now()
+            session.flush()
+            image = self.view(row)
+        self._delete_data(store_id, url)
+        self.notify("image.update", image)
 
     def tasks(self, ctx: RequestContext, image_id: str) -> list[dict[str, Any]]:
         """The imports of an image (GET /v2/images/{id}/tasks)."""
@@ -1090,23 +1429,38 @@ class ImageService:
 
     # -- start-up --------------------------------------------------------------------------
     def recover(self) -> list[str]:
-        """Images a crash left in saving or importing go back to queued; leftovers of interrupted
-        writes are removed.  Returns the ids repaired."""
+        """Images a crash left in saving or importing go back to queued, imports left processing
+        fail (a copy-image's image stays active, its stores are listed as failed); leftovers of
+        interrupted writes in local stores are removed (remote stores: `recover_remote`, once
+        the cloud answers).  Returns the ids put back to queued."""
         repaired: list[str] = []
         with self.db.writer() as session:
+            for task in session.scalars(sa.select(ImageTask).where(ImageTask.status == "processing")):
+                self._finish_task(session, task.id, "failure", "interrupted by a restart")
+                row = session.get(Image, task.image_id)
+                if row is not None:
+                    pending = _store_list(self._property(row, IMPORTING_KEY))
+                    self._change_store_lists(row, failed=pending)
             for row in session.scalars(sa.select(Image).where(Image.status.in_(states.STUCK))):
                 row.status = states.MACHINE.next(row.status, "recover")
-                for task in session.scalars(sa.select(ImageTask).where(ImageTask.image_id == row.id,
-                                                                       ImageTask.status == "processing")):
-                    self._finish_task(session, task.id, "failure", "interrupted by a restart")
                 row.staged_size = 0
                 row.updated_at = now()
                 repaired.append(row.id)
         for image_id in repaired:
             self.store.delete(self.store.staged_location(image_id))
             LOG.warning("image %s was interrupted by a restart: back to queued", image_id)
-        self.store.cleanup_temporary()
+        for store in {id(s): s for s in [self.store, *self.backends.values()] if s.local}.values():
+            store.cleanup_temporary()
         return repaired
+
+    def recover_remote(self) -> int:
+        """Leftovers of interrupted writes in the stores that are services (Object Storage):
+        run once they answer.  Returns how many were removed."""
+        removed = 0
+        for store in self.backends.values():
+            if not store.local:
+                removed += store.cleanup_temporary()
+        return removed
 
     def close(self) -> None:
         self._imports.shutdown(wait=False, cancel_futures=True)

@@ -50,7 +50,7 @@ async def create_image(request: Request, ctx: RequestContext = Depends(authentic
     return JSONResponse(image, status_code=201, headers={
         "Location": f"{request.url.scheme}://{request.url.netloc}{request.scope.get('root_path', '')}{image['self']}",
         "OpenStack-image-import-methods": ",".join(service.import_methods()),
-        "OpenStack-image-store-ids": service.store.id})
+        "OpenStack-image-store-ids": ",".join(service.backends)})
 
 
 @router.get("/images")
@@ -157,7 +157,12 @@ async def _receive(request: Request, image_id: str, ctx: RequestContext, *, stag
         raise errors.UnsupportedMediaType(f"Content-Type must be application/octet-stream, not "
                                           f"{_media_type(request) or 'none'}")
     service = svc(request)
-    ingest = await run_blocking(service.begin_upload, ctx, image_id, staging=staging)
+    length = request.headers.get("content-length", "")
+    # The store the data goes to (Glance's multi-store header; staging ignores it) and the size
+    # when the client says it (a store may then write one object rather than segments).
+    ingest = await run_blocking(service.begin_upload, ctx, image_id, staging=staging,
+                                store_id=None if staging else request.headers.get("x-image-meta-store"),
+                                size=int(length) if length.isdigit() else None)
     try:
         await ingest.consume(request.stream())
     except ClientDisconnect:
@@ -245,8 +250,15 @@ async def _chunks(data: Iterator[bytes]) -> AsyncIterator[bytes]:
 @router.post("/images/{image_id}/import", status_code=202)
 async def import_image(request: Request, image_id: str, ctx: RequestContext = Depends(authenticated)) -> Response:
     body = await _body(request)
-    await run_blocking(svc(request).import_image, ctx, image_id, body)
+    await run_blocking(svc(request).import_image, ctx, image_id, body, request.headers.get("x-image-meta-store"))
     return Response(status_code=202)
+
+
+@router.delete("/stores/{store_id}/{image_id}", status_code=204)
+def delete_from_store(request: Request, store_id: str, image_id: str,
+                      ctx: RequestContext = Depends(authenticated)) -> Response:
+    svc(request).delete_from_store(ctx, store_id, image_id)
+    return Response(status_code=204)
 
 
 @router.get("/images/{image_id}/tasks")
@@ -263,6 +275,11 @@ def info_import(request: Request, ctx: RequestContext = Depends(authenticated)) 
 @router.get("/info/stores")
 def info_stores(request: Request, ctx: RequestContext = Depends(authenticated)) -> dict[str, Any]:
     return {"stores": svc(request).stores()}
+
+
+@router.get("/info/stores/detail")
+def info_stores_detail(request: Request, ctx: RequestContext = Depends(authenticated)) -> dict[str, Any]:
+    return {"stores": svc(request).stores_detail(ctx)}
 
 
 @router.get("/info/usage")

@@ -131,10 +131,13 @@ def _direct_chunks(fd: int, chunk_size: int) -> Iterator[bytes]:
 
 
 class FilesystemStore:
-    id = "file"
-    description = "Filesystem store"
+    kind = "file"
+    local = True
 
-    def __init__(self, root: str | os.PathLike, *, fsync: bool = True):
+    def __init__(self, root: str | os.PathLike, *, fsync: bool = True, store_id: str = "file",
+                 description: str = "Filesystem store"):
+        self.id = store_id
+        self.description = description
         self.root = pathlib.Path(root)
         self.staging = self.root / "staging"
         self.tmp = self.root / ".tmp"
@@ -142,7 +145,7 @@ class FilesystemStore:
         for directory in (self.root, self.staging, self.tmp):
             directory.mkdir(parents=True, exist_ok=True)
 
-    def writer(self, key: str, *, staging: bool = False) -> FileWriter:
+    def writer(self, key: str, *, staging: bool = False, size: int | None = None) -> FileWriter:
         if "/" in key or key.startswith("."):
             raise ValueError(f"bad key {key!r}")
         return FileWriter((self.staging if staging else self.root) / key, self.tmp, self.fsync)
@@ -155,6 +158,13 @@ class FilesystemStore:
         if self.root.resolve() not in path.parents:
             raise errors.BadRequest("location outside the store")
         return str(path)
+
+    def owns(self, location: str) -> bool:
+        try:
+            self.path(location)
+        except errors.APIError:
+            return False
+        return True
 
     def size(self, location: str) -> int:
         return os.stat(self.path(location)).st_size
