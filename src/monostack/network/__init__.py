@@ -1,0 +1,1 @@
+"""Monostack Networking (Neutron v2.0): API, service layer and database; dataplane/ touches the host."""
