@@ -18,13 +18,14 @@ import os
 import pathlib
 import shutil
 import subprocess
+import time
 import uuid as uuidlib
 
 import pytest
 
 from monostack.common.config import Config
 from monostack.compute.drivers import host, process
-from monostack.compute.drivers.base import Disk, GuestNotFound, GuestSpec, Nic, PowerState
+from monostack.compute.drivers.base import Disk, DriverError, GuestNotFound, GuestSpec, Nic, PowerState
 from monostack.compute.drivers.qemu import QemuDriver
 from tests.compute.conftest import kill_guests
 from tests.compute.drivers.conftest import MARK, config_drive, qemu_pids, qmp, ssh, wait_console
@@ -220,6 +221,122 @@ async def test_disk_hot_plug(guest: Booted) -> None:
     assert not [n for n in await qmp(guest.dir, "query-named-block-nodes") if n["file"] == str(volume)]
     await wait_console(drv, guest.uuid, MARK + "disk vdd removed", timeout=60)
     await drv.detach_disk(guest.uuid, vid)  # again: nothing to do
+
+
+def guest_disk(guest: Booted, volume_id: str, *, timeout: float = 60) -> str:
+    """The guest's name of the disk whose serial is the volume id (vdX), once the guest has it."""
+    for _ in range(int(timeout * 2)):
+        out = guest.ssh(f"grep -l '^{volume_id[:20]}' /sys/block/vd*/serial 2>/dev/null || true").split()
+        if out:
+            return out[0].split("/")[3]
+        time.sleep(0.5)
+    raise AssertionError(f"the guest never saw volume {volume_id}")
+
+
+def raw_bytes(path: pathlib.Path, offset: int, length: int) -> bytes:
+    """Guest-visible bytes of an image file, read through qemu-img (the backing chain followed)."""
+    start, size = offset - offset % 512, -(-(offset % 512 + length) // 512) * 512  # QEMU reads whole sectors
+    window = "json:" + json.dumps({"driver": "raw", "offset": start, "size": size,
+                                   "file": {"driver": "qcow2", "file": {"driver": "file", "filename": str(path)}}})
+    out = path.with_name(path.name + ".window")
+    try:
+        subprocess.run(["qemu-img", "convert", "-U", "-O", "raw", window, str(out)], check=True, capture_output=True)
+        return out.read_bytes()[offset - start:offset - start + length]
+    finally:
+        out.unlink(missing_ok=True)
+
+
+async def test_volume_with_a_backing_chain_online_extend_and_snapshot(guest: Booted) -> None:
+    """A file-driver volume that is an overlay on a snapshot: hot-plugged (QEMU opens the chain), grown
+    while attached (the guest sees the new size), copied point-in-time while the guest keeps writing,
+    a second volume attached read-only; both unplugged without a block node left."""
+    from monostack.volume.drivers.file import FileDriver
+
+    drv = guest.driver()
+    await wait_console(drv, guest.uuid, MARK + "login prompt")
+    vols = FileDriver(guest.conf, guest.tmp / "volumes", backend="file")
+    await vols.init_host()
+    vid, base_snap, ro_vid, online_snap = (str(uuidlib.uuid4()) for _ in range(4))
+    await vols.create_volume(vid, 1)
+    path = vols.volume_path(vid)
+    subprocess.run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 0 1M", str(path)], check=True,
+                   capture_output=True)
+    await vols.create_snapshot(base_snap, vid)  # the volume is now an overlay on the snapshot's file
+    assert img_info(path)["backing-filename"] == f"snapshot-{base_snap}.qcow2"
+    conn = await vols.initialize_connection(vid, {})
+    await drv.attach_disk(guest.uuid, Disk(volume_id=vid, path=pathlib.Path(conn["data"]["device_path"]),
+                                           format=conn["data"]["format"]))
+    dev = guest_disk(guest, vid)
+    # 'Z' is 0x5a: the first sector comes from the backing file
+    assert guest.ssh(f"dd if=/dev/{dev} bs=512 count=1 2>/dev/null | tr -d Z | wc -c").strip() == "0"
+
+    # online extend
+    await drv.extend_disk(guest.uuid, vid, 2 * GiB)
+    await drv.extend_disk(guest.uuid, vid, 2 * GiB)  # again: nothing to do
+    with pytest.raises(DriverError):
+        await drv.extend_disk(guest.uuid, vid, GiB)
+    for _ in range(60):
+        if int(guest.ssh(f"cat /sys/block/{dev}/size")) * 512 == 2 * GiB:
+            break
+        await asyncio.sleep(0.5)
+    else:
+        raise AssertionError("the guest never saw the new size")
+    assert img_info(path)["virtual-size"] == 2 * GiB and await vols.volume_size(vid) == 2 * GiB
+
+    # a point-in-time copy while a writer in the guest keeps counting into sector 4096
+    guest.ssh(f"printf before | dd of=/dev/{dev} bs=512 seek=8192 conv=sync,fsync 2>/dev/null; "
+              f"(i=0; while true; do i=$((i+1)); echo count $i | dd of=/dev/{dev} bs=512 seek=4096 "
+              f"conv=sync,fsync 2>/dev/null; done) </dev/null >/dev/null 2>&1 & echo $! > /run/writer.pid")
+    await asyncio.sleep(1)
+
+    def counter() -> int:
+        line = guest.ssh(f"dd if=/dev/{dev} bs=512 skip=4096 count=1 2>/dev/null | head -1")
+        return int(line.split()[1])
+
+    before = counter()
+    target = vols.snapshot_target(online_snap)
+    await drv.snapshot_disk(guest.uuid, vid, target)
+    await asyncio.sleep(1)
+    after = counter()
+    guest.ssh(f"printf after! | dd of=/dev/{dev} bs=512 seek=8192 conv=sync,fsync 2>/dev/null; "
+              "kill $(cat /run/writer.pid)")
+    assert after > before  # the guest never stopped writing
+    info = img_info(target)
+    assert info["format"] == "qcow2" and "backing-filename" not in info and info["virtual-size"] == 2 * GiB
+    in_copy = int(raw_bytes(target, 4096 * 512, 512).split(b"\n")[0].split()[1])
+    assert before <= in_copy <= after
+    assert raw_bytes(target, 8192 * 512, 6) == b"before" and raw_bytes(target, 0, 4) == b"ZZZZ"
+    # the guest's own image is untouched: same file, same chain; no job or node of the copy left
+    block = [b for b in await qmp(guest.dir, "query-block") if f"vol-{vid}" in b.get("qdev", "")]
+    assert block[0]["inserted"]["file"] == str(path)
+    assert img_info(path)["backing-filename"] == f"snapshot-{base_snap}.qcow2"
+    assert await qmp(guest.dir, "query-jobs") == []
+    nodes = await qmp(guest.dir, "query-named-block-nodes")
+    assert not [n for n in nodes if n["file"] == str(target)]
+    await vols.snapshot_created_by_guest(online_snap, vid)
+    assert await vols.list_snapshots() == {base_snap, online_snap}
+    with pytest.raises(DriverError):  # the target is gone after a failure too
+        await drv.snapshot_disk(guest.uuid, str(uuidlib.uuid4()), guest.tmp / "nope.qcow2")
+    assert not (guest.tmp / "nope.qcow2").exists()
+
+    # a read-only volume (an overlay on the first snapshot) beside it
+    await vols.create_volume_from_snapshot(ro_vid, 1, base_snap, vid)
+    ro_path = vols.volume_path(ro_vid)
+    await drv.attach_disk(guest.uuid, Disk(volume_id=ro_vid, path=ro_path, format="qcow2", read_only=True))
+    ro_dev = guest_disk(guest, ro_vid)
+    assert guest.ssh(f"cat /sys/block/{ro_dev}/ro").strip() == "1"
+    assert guest.ssh(f"dd if=/dev/{ro_dev} bs=512 count=1 2>/dev/null | tr -d Z | wc -c").strip() == "0"
+    assert "failed" in guest.ssh(f"echo x | dd of=/dev/{ro_dev} conv=fsync 2>/dev/null || echo failed")
+
+    for volume_id in (vid, ro_vid):
+        await drv.detach_disk(guest.uuid, volume_id)
+    files = {str(p) for p in vols.state_dir.iterdir()}
+    assert not [n for n in await qmp(guest.dir, "query-named-block-nodes") if n["file"] in files]
+    for volume_id in (vid, ro_vid):
+        await vols.delete_volume(volume_id)
+    for snapshot_id in (base_snap, online_snap):
+        await vols.delete_snapshot(snapshot_id, vid)
+    assert list(vols.state_dir.iterdir()) == []
 
 
 async def test_interface_hot_plug(guest: Booted) -> None:

@@ -122,6 +122,8 @@ class Driver:
     """Interface; see monostack.compute.drivers.qemu (default) and .fake (test double)."""
 
     name = ""
+    # Guests' ports are tap devices of this host (compute/vifs.py plugs them before spawn).
+    plugs_vifs = True
 
     def __init__(self, state_dir: pathlib.Path, conf: Any = None):
         self.state_dir = state_dir
@@ -216,6 +218,16 @@ class Driver:
         raise NotImplementedError
 
     async def detach_disk(self, uuid: str, volume_id: str) -> None:
+        raise NotImplementedError
+
+    async def extend_disk(self, uuid: str, volume_id: str, new_size_bytes: int) -> None:
+        """Grow an attached volume while the guest runs (the guest sees the new size at once).
+        Idempotent at the same size; a smaller size is refused."""
+        raise NotImplementedError
+
+    async def snapshot_disk(self, uuid: str, volume_id: str, target: pathlib.Path, fmt: str = "qcow2") -> None:
+        """A standalone point-in-time copy of an attached volume at target (format fmt), made while the
+        guest keeps writing; the guest's image stays as it is. Nothing is left at target on failure."""
         raise NotImplementedError
 
     # -- console and diagnostics --------------------------------------------------

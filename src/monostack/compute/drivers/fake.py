@@ -32,6 +32,7 @@ class FakeGuest:
     resize_kept: GuestSpec | None = None
     disks: dict[str, Disk] = dataclasses.field(default_factory=dict)
     nics: dict[str, Nic] = dataclasses.field(default_factory=dict)
+    disk_sizes: dict[str, int] = dataclasses.field(default_factory=dict)  # volume id -> bytes after extend_disk
     started: float = dataclasses.field(default_factory=time.time)
     boots: int = 1
     console: bytearray = dataclasses.field(default_factory=bytearray)
@@ -46,6 +47,7 @@ class FakeGuest:
 
 class FakeDriver(Driver):
     name = "fake"
+    plugs_vifs = False  # no host devices: ports are not plugged and no network-vif-plugged is awaited
 
     def __init__(self, state_dir: pathlib.Path, conf: Any = None, *, resources: HostResources | None = None):
         super().__init__(pathlib.Path(state_dir), conf)
@@ -202,6 +204,29 @@ class FakeDriver(Driver):
 
     async def detach_disk(self, uuid: str, volume_id: str) -> None:
         self._get(uuid).disks.pop(volume_id, None)
+
+    def _attached(self, uuid: str, volume_id: str) -> tuple[FakeGuest, Disk]:
+        guest = self._get(uuid)
+        disk = guest.disks.get(volume_id)
+        if disk is None or guest.power == PowerState.SHUTDOWN:
+            raise DriverError(f"volume {volume_id} is not attached to the running guest {uuid}")
+        return guest, disk
+
+    async def extend_disk(self, uuid: str, volume_id: str, new_size_bytes: int) -> None:
+        self.calls.append(("extend_disk", uuid))
+        guest, _disk = self._attached(uuid, volume_id)
+        if new_size_bytes < guest.disk_sizes.get(volume_id, 0):
+            raise DriverError(f"cannot shrink volume {volume_id}")
+        guest.disk_sizes[volume_id] = new_size_bytes
+
+    async def snapshot_disk(self, uuid: str, volume_id: str, target: pathlib.Path, fmt: str = "qcow2") -> None:
+        """A copy of the attached file (a fake guest never writes it); a sparse file of its size without one."""
+        self.calls.append(("snapshot_disk", uuid))
+        guest, disk = self._attached(uuid, volume_id)
+        if disk.path.exists():
+            await asyncio.to_thread(shutil.copyfile, disk.path, target)
+        else:
+            await asyncio.to_thread(_zeros, pathlib.Path(target), guest.disk_sizes.get(volume_id, 1024 ** 3))
 
     async def console_output(self, uuid: str, length: int | None = None) -> str:
         text = self._get(uuid).console.decode(errors="replace")

@@ -19,7 +19,11 @@ Each action changes the real guest:
                      flavor; confirm drops the kept disk, revert puts it back
   snapshot           guest paused (QMP stop flushes its disks), qemu-img convert to a standalone qcow2
   attach/detach      QMP blockdev-add/netdev_add + device_add; device_del, waiting until the
-                     guest released the device, then blockdev-del/netdev_del
+                     guest released the device, then blockdev-del/netdev_del (a volume's qcow2
+                     backing chain is opened by QEMU itself, read-only below the top)
+  extend_disk        QMP block_resize of the volume's node: the guest sees the new size at once
+  snapshot_disk      QMP blockdev-backup sync=full of the volume's node into a new file (copy
+                     before write: point in time while the guest keeps writing its own image)
 
 Operations on one guest run one at a time (a lock per guest); QMP sessions
 are short so that a status query never waits behind a long operation.
@@ -41,6 +45,7 @@ from monostack.compute.drivers import (console, diagnostics, disks, host, kvm_pr
                                        taps)
 from monostack.compute.drivers.base import (Disk, Driver, DriverError, GuestInfo, GuestNotFound, GuestSpec,
                                             HostResources, Nic, PowerState)
+from monostack.compute.drivers.commands import run
 from monostack.compute.drivers.instance_files import InstanceFiles
 from monostack.compute.drivers.options import config, option
 
@@ -63,6 +68,7 @@ START_TIMEOUT = 120  # seconds for QEMU to set itself up (TCG on a busy host)
 INCOMING_TIMEOUT = 600  # seconds to load a saved memory state
 SAVE_TIMEOUT = 600  # seconds to write one
 KILL_GRACE = 5  # seconds between SIGTERM (QEMU exits cleanly) and SIGKILL
+SNAPSHOT_TIMEOUT = 6 * 3600  # seconds a point-in-time copy of a volume may take (snapshot_disk)
 
 
 class QemuDriver(Driver):
@@ -591,6 +597,84 @@ class QemuDriver(Driver):
         self._require(uuid)
         async with self._lock(uuid):
             await self._unplug(uuid, qemu_cmd.volume_device_id(volume_id), node=qemu_cmd.volume_node(volume_id))
+
+    async def _block_node(self, uuid: str, node: str) -> dict[str, Any] | None:
+        nodes = await self._execute(uuid, "query-named-block-nodes", {"flat": True})
+        return next((n for n in nodes if n.get("node-name") == node), None)
+
+    async def _attached_node(self, uuid: str, volume_id: str) -> dict[str, Any]:
+        await self._running_pid(uuid)
+        info = await self._block_node(uuid, qemu_cmd.volume_node(volume_id))
+        if info is None:
+            raise DriverError(f"volume {volume_id} is not attached to the running guest {uuid}")
+        return info
+
+    async def extend_disk(self, uuid: str, volume_id: str, new_size_bytes: int) -> None:
+        self._require(uuid)
+        async with self._lock(uuid):
+            info = await self._attached_node(uuid, volume_id)
+            current = int(info["image"]["virtual-size"])
+            if new_size_bytes < current:  # QEMU would shrink a qcow2 under the guest: never
+                raise DriverError(f"cannot shrink volume {volume_id} from {current} to {new_size_bytes} bytes")
+            if new_size_bytes == current:
+                return
+            # virtio-blk tells the guest of the new capacity itself (a config change interrupt)
+            await self._execute(uuid, "block_resize", {"node-name": qemu_cmd.volume_node(volume_id),
+                                                       "size": int(new_size_bytes)})
+
+    async def snapshot_disk(self, uuid: str, volume_id: str, target: pathlib.Path, fmt: str = "qcow2") -> None:
+        """blockdev-backup sync=full into a new file: a copy-before-write job, so the copy is the
+        disk as it was when the job started while the guest keeps writing to its own image.
+        The job is polled over short QMP sessions (auto-dismiss off, so its error can be read)."""
+        self._require(uuid)
+        target = pathlib.Path(target)
+        job, bak = qemu_cmd.volume_backup_job(volume_id), qemu_cmd.volume_backup_node(volume_id)
+        async with self._lock(uuid):
+            info = await self._attached_node(uuid, volume_id)
+            await self._drop_backup(uuid, job, bak)  # what an interrupted earlier try left in QEMU
+            await run("qemu-img", "create", "-q", "-f", fmt, str(target), str(int(info["image"]["virtual-size"])))
+            try:
+                async with qmp.session(self.files(uuid).qmp_sock) as s:
+                    await s.execute("blockdev-add", qemu_cmd.blockdev(bak, target, fmt))
+                    await s.execute("blockdev-backup", {"job-id": job, "device": qemu_cmd.volume_node(volume_id),
+                                                        "target": bak, "sync": "full", "auto-dismiss": False})
+                error = await self._wait_job(uuid, job, float(SNAPSHOT_TIMEOUT))
+                if error:
+                    raise DriverError(f"the snapshot of volume {volume_id} failed: {error}")
+            except BaseException:
+                await asyncio.shield(self._drop_backup(uuid, job, bak))
+                target.unlink(missing_ok=True)
+                raise
+            await self._drop_backup(uuid, job, bak)
+            await asyncio.to_thread(_fsync_path, target)
+
+    async def _wait_job(self, uuid: str, job: str, timeout: float) -> str | None:
+        """Until the block job has concluded: its error (None: it succeeded)."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while True:
+            found = [j for j in await self._execute(uuid, "query-jobs") if j["id"] == job]
+            if not found:
+                return "the job vanished"
+            if found[0]["status"] == "concluded":
+                return found[0].get("error")
+            if loop.time() > end:
+                raise DriverError(f"block job {job} did not finish within {timeout:.0f}s")
+            await asyncio.sleep(0.2)
+
+    async def _drop_backup(self, uuid: str, job: str, bak: str) -> None:
+        """Cancel and dismiss the job and remove its target node; whatever of them exists."""
+        try:
+            found = [j for j in await self._execute(uuid, "query-jobs") if j["id"] == job]
+            if found:
+                if found[0]["status"] not in ("concluded", "null"):
+                    await self._execute(uuid, "job-cancel", {"id": job})
+                    await self._wait_job(uuid, job, 60)
+                await self._execute(uuid, "job-dismiss", {"id": job})
+            if await self._block_node(uuid, bak) is not None:
+                await self._execute(uuid, "blockdev-del", {"node-name": bak})
+        except (qmp.QMPUnavailable, qmp.QMPCommandError) as err:  # the guest went away, or nothing to drop
+            LOG.debug("guest %s: dropping block job %s: %s", uuid, job, err)
 
     async def attach_interface(self, uuid: str, nic: Nic) -> None:
         files = self._require(uuid)

@@ -44,6 +44,15 @@ def volume_node(volume_id: str) -> str:
     return _short("vol", volume_id)
 
 
+def volume_backup_node(volume_id: str) -> str:
+    """The node of the file a point-in-time copy of the volume is written to (snapshot_disk)."""
+    return _short("bak", volume_id)
+
+
+def volume_backup_job(volume_id: str) -> str:
+    return _short("job", volume_id)
+
+
 def nic_device_id(port_id: str) -> str:
     return f"nic-{port_id}"
 

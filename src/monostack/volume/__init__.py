@@ -1,0 +1,1 @@
+"""Block Storage (Cinder v3 with microversions)."""
