@@ -29,6 +29,8 @@ import os
 import select
 from typing import Any
 
+from starlette.responses import Response
+
 EXTENSION = "http.response.zerocopysend"
 # No progress for this long: the client stopped reading.
 STALL_TIMEOUT = 60.0
@@ -108,7 +110,7 @@ class ZeroCopy:
         await self.app(scope, receive, send)
 
 
-class FileSpanResponse:
+class FileSpanResponse(Response):
     """An ASGI response of bytes [offset, offset + count) of a file: sent by the kernel when the
     server offers the extension, else read in chunks on worker threads.  The file is opened when
     the response is sent (a missing one is the caller's to rule out before)."""
@@ -120,15 +122,15 @@ class FileSpanResponse:
         self.path = path
         self.offset = offset
         self.count = count
-        self.status_code = status_code
-        self.headers = dict(headers or {})
-        self.headers["content-length"] = str(count)
+        super().__init__(status_code=status_code,
+                         headers={k: v for k, v in (headers or {}).items() if k.lower() != "content-length"})
+        self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
+        self.raw_headers.append((b"content-length", str(count).encode()))
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        raw = [(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in self.headers.items()]
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:  # type: ignore[override]
         fd = await asyncio.to_thread(os.open, self.path, os.O_RDONLY)
         try:
-            await send({"type": "http.response.start", "status": self.status_code, "headers": raw})
+            await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
             if scope.get("method") == "HEAD":
                 await send({"type": "http.response.body", "body": b""})
             elif offers(scope):

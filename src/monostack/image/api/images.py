@@ -18,12 +18,13 @@ from fastapi import APIRouter, Depends, Request, Response
 from starlette.requests import ClientDisconnect
 from starlette.responses import StreamingResponse
 
-from monostack.common import errors
+from monostack.common import errors, zerocopy
 from monostack.common.auth import authenticated
 from monostack.common.context import RequestContext
 from monostack.common.http import JSONResponse, run_blocking
 from monostack.image.api import schemas
 from monostack.image.service import ImageService, RangeNotSatisfiable
+from monostack.image.store.filesystem import LocalFileData
 
 router = APIRouter(prefix="/v2")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -212,6 +213,11 @@ async def download(request: Request, image_id: str, ctx: RequestContext = Depend
         headers["Content-Length"] = str(span[1] - span[0] + 1)
         headers["Content-Range"] = f"bytes {span[0]}-{span[1]}/{image['size']}"
         status = 206
+    local = data if isinstance(data, LocalFileData) else None
+    if local is not None and zerocopy.offers(request.scope):  # the kernel sends the file's span
+        data.close()
+        return zerocopy.FileSpanResponse(local.path, local.offset, local.count, status_code=status,
+                                         headers=headers)
     return StreamingResponse(_chunks(data), status_code=status, headers=headers)
 
 

@@ -21,7 +21,7 @@ import pathlib
 import queue
 import urllib.parse
 import uuid
-from typing import Iterator
+from typing import Any, Iterator
 
 from monostack.common import errors
 
@@ -90,6 +90,30 @@ class FileWriter:
 
 
 READ_AHEAD = 4  # chunks a whole-file read has in flight
+
+
+class LocalFileData:
+    """Bytes [offset, offset + count) of a file of this host as an iterator of chunks, opened at
+    the first read; a server that can hand the file to the kernel (common/zerocopy.py) sends
+    `path`'s span itself and never reads it here."""
+
+    def __init__(self, open_chunks: Any, path: str, offset: int, count: int):
+        self._open = open_chunks
+        self._chunks: Iterator[bytes] | None = None
+        self.path, self.offset, self.count = path, offset, count
+
+    def __iter__(self) -> "LocalFileData":
+        return self
+
+    def __next__(self) -> bytes:
+        if self._chunks is None:
+            self._chunks = self._open()
+        return next(self._chunks)
+
+    def close(self) -> None:
+        closer = getattr(self._chunks, "close", None)
+        if closer is not None:
+            closer()
 
 
 def _direct_chunks(fd: int, chunk_size: int) -> Iterator[bytes]:
@@ -171,12 +195,18 @@ class FilesystemStore:
 
     def open(self, location: str, offset: int = 0, length: int | None = None,
              chunk_size: int = 4 << 20) -> Iterator[bytes]:
-        """The data in chunks (a generator: the file is opened at once, so a missing one fails here).
+        """The data in chunks (a LocalFileData: a missing file fails here, the file is opened at the
+        first read, and a server may send its span with sendfile instead).
 
         A whole-file read (no range) goes around the page cache (O_DIRECT, where the filesystem
         allows it) with READ_AHEAD chunks read at once by worker threads: the disk works while the
         caller sends, and no page-cache pages are filled for data read once."""
         path = self.path(location)
+        size = os.stat(path).st_size  # a missing file fails here, not at the first read
+        count = max(0, size - offset) if length is None else max(0, min(length, size - offset))
+        return LocalFileData(lambda: self._chunks(path, offset, length, chunk_size), path, offset, count)
+
+    def _chunks(self, path: str, offset: int, length: int | None, chunk_size: int) -> Iterator[bytes]:
         if offset == 0 and length is None and chunk_size % DIRECT_ALIGN == 0 and getattr(os, "O_DIRECT", 0):
             try:
                 return _direct_chunks(os.open(path, os.O_RDONLY | os.O_DIRECT), chunk_size)
