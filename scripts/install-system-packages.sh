@@ -9,6 +9,12 @@ command -v qemu-img >/dev/null || need+=(qemu-utils)  # the Image service measur
 command -v genisoimage >/dev/null || need+=(genisoimage)  # Compute builds config drives (ISO 9660)
 command -v mkfs.vfat >/dev/null || need+=(dosfstools)  # ... or vfat ones, filled with mcopy
 command -v mcopy >/dev/null || need+=(mtools)
+command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)  # Compute's guests
+command -v ip >/dev/null || need+=(iproute2)  # Networking: bridges, taps, namespaces
+command -v dnsmasq >/dev/null || need+=(dnsmasq-base)  # ... DHCP per network
+command -v nft >/dev/null || need+=(nftables)  # ... security groups, NAT
+command -v radvd >/dev/null || need+=(radvd)  # ... IPv6 router advertisements
+command -v arping >/dev/null || need+=(iputils-arping)  # ... gratuitous ARP for floating IPs
 if [ ${#need[@]} -gt 0 ]; then
     SUDO=$([ "$(id -u)" = 0 ] && echo "" || echo sudo)
     $SUDO apt-get update -qq

@@ -56,6 +56,8 @@ REGISTRY: dict[str, str] = {
     "placement": "monostack.placement.plugin:PlacementPlugin",
     "compute": "monostack.compute.plugin:ComputePlugin",
     "object": "monostack.object.plugin:ObjectStoragePlugin",
+    "network": "monostack.network.plugin:NetworkPlugin",
+    "volume": "monostack.volume.plugin:VolumePlugin",
 }
 
 

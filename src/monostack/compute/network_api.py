@@ -39,14 +39,20 @@ class NetworkAPI:
 
     has_networking = False
 
-    def validate(self, requested: Any) -> None:
-        """400 for networks this cloud cannot give (only auto/none/omitted without a networking service)."""
+    async def validate(self, requested: Any, ctx: Any = None, security_groups: list[str] | None = None,
+                       max_count: int = 1) -> Any:
+        """400 for networks this cloud cannot give (only auto/none/omitted without a networking
+        service) and for security groups other than "default"; returns the request."""
+        for name in security_groups or []:
+            if name != "default":
+                raise errors.BadRequest(f"Security group {name} not found.")
         if requested in (None, "auto", "none"):
-            return
+            return requested
         for item in requested:
             if item.get("uuid") or item.get("port"):
                 what = item.get("uuid") or item.get("port")
                 raise errors.BadRequest(f"Network {what} could not be found.")
+        return requested
 
     async def allocate(self, instance: Any) -> list[dict[str, Any]]:
         if instance.requested_networks == "none":

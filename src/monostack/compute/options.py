@@ -25,6 +25,11 @@ register(
     Opt("force_config_drive", False, "Give every server a config drive (always on without a networking service).",
         BOOL),
     Opt("console_output_lines", 1000, "Lines os-getConsoleOutput returns when no length is asked.", INT),
+    Opt("network_api", "auto", "How servers get networks: neutron (the Networking service's ports on Linux bridges), "
+        "user (QEMU user-mode NICs), or auto (neutron when this cloud runs the network service)."),
+    Opt("vif_plugging_timeout", 300, "Seconds a build waits for the Networking service to report each port plugged.",
+        INT),
+    Opt("vif_plugging_is_fatal", True, "A port not reported plugged in time fails the build.", BOOL),
     Opt("metadata_proxy_shared_secret", "", "Secret the networking service's metadata proxy signs instance ids with."),
     Opt("reclaim_instance_interval", 0, "Seconds a deleted server is kept as SOFT_DELETED (0: deleted at once).", INT),
     Opt("max_local_block_devices", 3, "Local disks (image and blank) a server may have (-1: unlimited).", INT),

@@ -3,9 +3,10 @@ networking service): events other services send about servers.
 
 Each event is answered on its own: 200 completed for a server on a host, 404
 for an unknown server, 422 for one not placed yet, 400 for an event that needs
-a tag and has none; any failure makes the answer 207.  No Monostack agent
-waits on these events yet (there is no networking or block-storage service
-to send them), so accepted events are only logged.
+a tag and has none; any failure makes the answer 207.  Accepted events go to
+the agent of each server's host (compute/events.py): a build waiting for
+`network-vif-plugged` goes on, `network-changed` refreshes the server's
+addresses.
 """
 
 from __future__ import annotations
@@ -60,7 +61,9 @@ async def create(request: Request, ctx: RequestContext = Depends(authenticated))
     body = await common.json_body(request)
     common.validate(body, _schema(request))
     events = body["events"]
-    hosts = await run_blocking(_hosts, common.svc(request), {e["server_uuid"] for e in events})
+    service = common.svc(request)
+    hosts = await run_blocking(_hosts, service, {e["server_uuid"] for e in events})
+    by_host: dict[str, list[dict[str, Any]]] = {}
     status = 200
     for event in events:
         event.setdefault("status", "completed")
@@ -72,8 +75,12 @@ async def create(request: Request, ctx: RequestContext = Depends(authenticated))
         elif hosts[uuid] is None:
             event.update(status="failed", code=422)
         else:
-            event.update(status="completed", code=200)
-            LOG.info("event %s:%s for server %s on %s", event["name"], event.get("tag"), uuid, hosts[uuid])
+            LOG.info("event %s:%s (%s) for server %s on %s", event["name"], event.get("tag"), event["status"],
+                     uuid, hosts[uuid])
+            by_host.setdefault(hosts[uuid], []).append(dict(event))
+            event["code"] = 200
         if event["code"] != 200:
             status = 207
+    for host, batch in by_host.items():
+        await service.conductor.bus.cast("compute", "external_events", ctx, server=host, events=batch)
     return JSONResponse({"events": events}, status_code=status)

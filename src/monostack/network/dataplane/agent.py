@@ -137,9 +137,9 @@ class Agent:
         # uplink is broken keeps its bridge, ports and DHCP (not "stale").
         bridges[net.id] = br
         cfg = self.config
-        if net.network_type == "vxlan":
-            if not cfg.local_ip:
-                raise ValueError("VXLAN network but no local_ip configured")
+        if net.network_type == "vxlan" and not cfg.local_ip:
+            pass  # one host, no tunnels: the network is its bridge (a stale vxlan device goes in cleanup)
+        elif net.network_type == "vxlan":
             changes += await links.ensure_vxlan(net.segmentation_id, br, net.mtu, cfg.local_ip,
                                                 cfg.vxlan_underlay_dev, state.vxlan_peers, current,
                                                 cfg.vxlan_port)
@@ -285,7 +285,7 @@ class Agent:
             if r.external_gateway:
                 wanted_taps.add(names.tap(r.external_gateway.port_id))
         wanted_vxlan = {names.vxlan(n.segmentation_id) for n in state.networks
-                        if n.network_type == "vxlan" and n.id in bridges}
+                        if n.network_type == "vxlan" and n.id in bridges and self.config.local_ip}
         stale_bridges = {name for name in current if name.startswith(names.BRIDGE)
                          and current[name]["kind"] == "bridge"
                          and self.ours(names.id_of(name, names.BRIDGE)) and name not in wanted_bridges}
