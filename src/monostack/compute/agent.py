@@ -24,8 +24,9 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 from monostack.common.context import RequestContext, use_context
-from monostack.compute import states
-from monostack.compute.drivers.base import Driver, GuestSpec, PowerState
+from monostack.compute import states, vifs, volume_api
+from monostack.compute.drivers.base import Driver, DriverError, GuestSpec, PowerState
+from monostack.compute.events import EventFailed, EventTimeout, InstanceEvents
 from monostack.compute.service import utcnow
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ class ComputeAgent:
         self.node_name: str | None = None
         self._tasks: list[asyncio.Task] = []
         self._busy: dict[str, asyncio.Lock] = {}
+        self.events = InstanceEvents()
 
     # -- start and stop -------------------------------------------------------------------
     async def start(self) -> None:
@@ -207,8 +209,15 @@ class ComputeAgent:
                          root_gb=flavor["disk"], ephemeral_gb=flavor.get("ephemeral", 0),
                          swap_mb=flavor.get("swap", 0) or 0, image_path=image_path, image_format=image_format,
                          config_drive=config_drive if config_drive.exists() else None,
-                         nics=self.network.nics(row.network_info or []),
+                         nics=self.network.nics(row.network_info or []), disks=await self._disks(row.uuid),
                          hw_properties=(row.image_meta or {}).get("properties") or {})
+
+    async def _disks(self, server_uuid: str) -> list[Any]:
+        """The connected volumes, the boot volume first."""
+        bdms = [b for b in await asyncio.to_thread(self.svc.servers.block_devices, server_uuid)
+                if b.destination_type == "volume" and b.connection_info]
+        bdms.sort(key=lambda b: (b.boot_index is None or b.boot_index < 0, b.boot_index or 0, b.id))
+        return [volume_api.disk(b.volume_id, b.connection_info, b.device_name) for b in bdms]
 
     def wants_config_drive(self, row: Any) -> bool:
         return bool(row.config_drive or self.svc.conf.compute.force_config_drive
@@ -225,18 +234,24 @@ class ComputeAgent:
             row = await self._step(row, states.SCHEDULING, states.NETWORKING)
             network_info = await self.network.allocate(row)
             row = await self._step(row, states.NETWORKING, states.BLOCK_DEVICE_MAPPING, network_info=network_info)
+            if self.svc.volumes is not None:
+                await self.prepare_volumes(row, ctx)
             row = await self._step(row, states.BLOCK_DEVICE_MAPPING, states.SPAWNING)
             if self.wants_config_drive(row) and self.metadata is not None:
                 await self.metadata.build_config_drive(row, self.driver.instance_dir(row.uuid) / "disk.config")
+            await self.plug_vifs(row.uuid, network_info)
             spec = await self.spec(row)
             await self.driver.spawn(spec)
         except _Gone:
             await self.driver.destroy(instance_uuid)
+            await self.unplug_vifs(row.network_info)
             return
         except Exception as err:
             LOG.exception("build of %s failed on %s", instance_uuid, self.host)
             await self.driver.destroy(instance_uuid)
+            await self.unplug_vifs(row.network_info)
             await self.network.deallocate(row)
+            await self.drop_attachments(instance_uuid)
             await asyncio.to_thread(self.svc.actions.event, row.uuid, ctx.request_id,
                                     "compute_build_and_run_instance", host=self.host, error=err)
             await self.bus.cast("conductor", "reschedule", ctx, instance_uuid=instance_uuid, failed_host=self.host,
@@ -262,11 +277,183 @@ class ComputeAgent:
             raise _Gone()
         return updated
 
+    # -- ports -----------------------------------------------------------------------------------
+    @property
+    def plugs_vifs(self) -> bool:
+        """Ports become tap devices on this host (not with user-mode NICs or a driver with no host)."""
+        return self.network.has_networking and self.driver.plugs_vifs
+
+    async def plug_vifs(self, server_uuid: str, network_info: list[dict[str, Any]]) -> None:
+        """Taps in their bridges before the guest starts, and the Networking service's word that each
+        port is wired (network-vif-plugged) unless it already was (Nova's vif_plugging_timeout)."""
+        if not self.plugs_vifs or not network_info:
+            return
+        conf = self.svc.conf.compute
+        pending = [("network-vif-plugged", vif["id"]) for vif in network_info if not vif.get("active")]
+        try:
+            async with self.events.expect(server_uuid, pending if conf.vif_plugging_timeout > 0 else [],
+                                          conf.vif_plugging_timeout):
+                for vif in network_info:
+                    await vifs.plug(vif)
+        except (EventTimeout, EventFailed) as err:
+            if conf.vif_plugging_is_fatal:
+                raise DriverError(f"Virtual Interface creation failed: {err}") from None
+            LOG.warning("%s: %s; going on (vif_plugging_is_fatal is off)", server_uuid, err)
+
+    async def unplug_vifs(self, network_info: list[dict[str, Any]] | None) -> None:
+        if not self.plugs_vifs:
+            return
+        for vif in network_info or []:
+            try:
+                await vifs.unplug(vif)
+            except Exception:  # a tap left behind is removed with the next delete of its port
+                LOG.exception("could not unplug %s", vif.get("devname"))
+
+    async def attach_interface(self, server_uuid: str, item: dict[str, Any]) -> dict[str, Any]:
+        """A new port (or the user's) bound here, plugged, hot-plugged into the guest; its VIF."""
+        async with self._busy.setdefault(server_uuid, asyncio.Lock()):
+            row = await asyncio.to_thread(self.svc.servers.by_uuid, server_uuid)
+            if row is None or row.deleted:
+                raise DriverError(f"server {server_uuid} is gone")
+            vif = await self.network.allocate_one(row, item)
+            try:
+                await self.plug_vifs(server_uuid, [vif])
+                await self.driver.attach_interface(server_uuid, self.network.nics([vif])[0])
+            except BaseException:
+                await self.unplug_vifs([vif])
+                await self.network.release_one(vif)
+                raise
+            vif["active"] = True
+            row = await asyncio.to_thread(self.svc.servers.by_uuid, server_uuid)
+            await asyncio.to_thread(self.svc.servers.finish, server_uuid,
+                                    network_info=list(row.network_info or []) + [vif])
+            return vif
+
+    async def detach_interface(self, server_uuid: str, port_id: str) -> None:
+        async with self._busy.setdefault(server_uuid, asyncio.Lock()):
+            row = await asyncio.to_thread(self.svc.servers.by_uuid, server_uuid)
+            if row is None or row.deleted:
+                return
+            vif = next((v for v in row.network_info or [] if v["id"] == port_id), None)
+            if vif is None:
+                return
+            await self.driver.detach_interface(server_uuid, port_id)
+            await self.unplug_vifs([vif])
+            await self.network.release_one(vif)
+            row = await asyncio.to_thread(self.svc.servers.by_uuid, server_uuid)
+            await asyncio.to_thread(self.svc.servers.finish, server_uuid,
+                                    network_info=[v for v in row.network_info or [] if v["id"] != port_id])
+
+    # -- volumes ---------------------------------------------------------------------------------
+    async def connect_volume(self, bdm: Any) -> Any:
+        """This host's connector to Block Storage, whose answer says where the volume is; the Disk."""
+        volumes = self.svc.volumes
+        updated = await volumes.attachment_update(bdm.attachment_id, volume_api.connector(self.host))
+        info = updated.get("connection_info") or {}
+        await asyncio.to_thread(self.svc.servers.update_block_device, bdm.uuid, connection_info=info)
+        return volume_api.disk(bdm.volume_id, info, bdm.device_name)
+
+    async def attach_volume(self, server_uuid: str, bdm_uuid: str) -> None:
+        """A reserved volume connected, hot-plugged into the guest (or into its next start when it
+        is not running), and the attachment completed: the volume is in-use."""
+        async with self._busy.setdefault(server_uuid, asyncio.Lock()):
+            bdm = next((b for b in await asyncio.to_thread(self.svc.servers.block_devices, server_uuid)
+                        if b.uuid == bdm_uuid), None)
+            if bdm is None:
+                raise DriverError(f"no block device {bdm_uuid} on server {server_uuid}")
+            disk = await self.connect_volume(bdm)
+            await self.driver.attach_disk(server_uuid, disk)
+            try:
+                await self.svc.volumes.attachment_complete(bdm.attachment_id)
+            except BaseException:
+                await self.driver.detach_disk(server_uuid, bdm.volume_id)
+                raise
+
+    async def detach_volume(self, server_uuid: str, bdm_uuid: str) -> None:
+        async with self._busy.setdefault(server_uuid, asyncio.Lock()):
+            bdm = next((b for b in await asyncio.to_thread(self.svc.servers.block_devices, server_uuid)
+                        if b.uuid == bdm_uuid), None)
+            if bdm is None:
+                return
+            await self.driver.detach_disk(server_uuid, bdm.volume_id)
+            if bdm.attachment_id:
+                await self.svc.volumes.attachment_delete(bdm.attachment_id)
+            await asyncio.to_thread(self.svc.servers.remove_block_device, bdm.uuid)
+
+    async def prepare_volumes(self, row: Any, ctx: RequestContext) -> None:
+        """Boot from volume: the volumes a create maps (made by the API with the caller's token) are
+        waited for and attached to the server before it starts (Nova's _prep_block_device)."""
+        volumes = self.svc.volumes
+        for bdm in await asyncio.to_thread(self.svc.servers.block_devices, row.uuid):
+            if bdm.destination_type != "volume":
+                continue
+            if bdm.volume_id is None:
+                raise DriverError(f"block device {bdm.uuid} has no volume")
+            if not bdm.attachment_id:
+                await volumes.wait_available(bdm.volume_id)
+                attachment = await volumes.attachment_create(bdm.volume_id, row.uuid)
+                await asyncio.to_thread(self.svc.servers.update_block_device, bdm.uuid,
+                                        attachment_id=attachment["id"])
+        for bdm in await asyncio.to_thread(self.svc.servers.block_devices, row.uuid):
+            if bdm.destination_type == "volume" and not bdm.connection_info:
+                await self.connect_volume(bdm)
+                await volumes.attachment_complete(bdm.attachment_id)
+
+    async def drop_attachments(self, server_uuid: str) -> None:
+        """A failed build: the volumes' attachments to this host go (the next host makes its own)."""
+        if self.svc.volumes is None:
+            return
+        for bdm in await asyncio.to_thread(self.svc.servers.block_devices, server_uuid):
+            if bdm.destination_type == "volume" and bdm.attachment_id:
+                try:
+                    await self.svc.volumes.attachment_delete(bdm.attachment_id)
+                except Exception:
+                    LOG.exception("could not delete attachment %s", bdm.attachment_id)
+                await asyncio.to_thread(self.svc.servers.update_block_device, bdm.uuid, attachment_id=None,
+                                        connection_info=None)
+
+    async def snapshot_volume(self, server_uuid: str, volume_id: str, target: str) -> None:
+        """A point-in-time copy of an attached volume while the guest writes (assisted snapshot)."""
+        await self.driver.snapshot_disk(server_uuid, volume_id, pathlib.Path(target))
+
+    async def release_volumes(self, server_uuid: str) -> None:
+        """At delete: attachments gone, volumes with delete_on_termination deleted."""
+        if self.svc.volumes is None:
+            return
+        for bdm in await asyncio.to_thread(self.svc.servers.block_devices, server_uuid):
+            if bdm.destination_type != "volume" or not bdm.volume_id:
+                continue
+            try:
+                if bdm.attachment_id:
+                    await self.svc.volumes.attachment_delete(bdm.attachment_id)
+                if bdm.delete_on_termination:
+                    await self.svc.volumes.delete(bdm.volume_id)
+            except Exception:  # the volume stays; an operator can delete it
+                LOG.exception("could not release volume %s of %s", bdm.volume_id, server_uuid)
+
+    async def external_event(self, server_uuid: str, name: str, tag: str | None, status: str) -> None:
+        """An event the API accepted for a server of this host."""
+        if self.events.deliver(server_uuid, name, tag, status):
+            return
+        if name == "volume-extended" and tag and self.svc.volumes is not None:
+            # Block Storage grew an attached volume (online extend): the guest sees the new size.
+            volume = await self.svc.volumes.get(tag)
+            await self.driver.extend_disk(server_uuid, tag, int(volume["size"]) * 1024 ** 3)
+            return
+        if name in ("network-changed", "network-vif-deleted") and self.network.has_networking:
+            row = await asyncio.to_thread(self.svc.servers.by_uuid, server_uuid)
+            if row is None or row.deleted:
+                return
+            network_info = await self.network.refresh(row)
+            await asyncio.to_thread(self.svc.servers.finish, server_uuid, network_info=network_info)
+
     async def delete(self, instance_uuid: str) -> None:
         row = await asyncio.to_thread(self.svc.servers.by_uuid, instance_uuid)
         await self.driver.destroy(instance_uuid)
         if row is not None:
+            await self.unplug_vifs(row.network_info)
             await self.network.deallocate(row)
+            await self.release_volumes(instance_uuid)
         await self.placement.delete_allocations(instance_uuid)
         await asyncio.to_thread(self.svc.servers.mark_deleted, instance_uuid)
         await asyncio.to_thread(self.svc.hosts.refresh_usage, self.node_name or self.host)
@@ -346,6 +533,32 @@ class Endpoint:
                      context: RequestContext | None = None) -> None:
         ctx = context or RequestContext.service()
         self._spawn(self._in(ctx, self.agent.run(instance_uuid, action, ctx, **(args or {}))))
+
+    async def external_events(self, events: list[dict[str, Any]], context: RequestContext | None = None) -> None:
+        for event in events:
+            self._spawn(self._in(context or RequestContext.service(), self.agent.external_event(
+                event["server_uuid"], event["name"], event.get("tag"), event.get("status", "completed"))))
+
+    async def attach_interface(self, instance_uuid: str, item: dict[str, Any],
+                               context: RequestContext | None = None) -> dict[str, Any]:
+        with use_context(context or RequestContext.service()):
+            return await self.agent.attach_interface(instance_uuid, item)
+
+    async def attach_volume(self, instance_uuid: str, bdm_uuid: str, context: RequestContext | None = None) -> None:
+        with use_context(context or RequestContext.service()):
+            await self.agent.attach_volume(instance_uuid, bdm_uuid)
+
+    async def snapshot_volume(self, instance_uuid: str, volume_id: str, target: str,
+                              context: RequestContext | None = None) -> None:
+        with use_context(context or RequestContext.service()):
+            await self.agent.snapshot_volume(instance_uuid, volume_id, target)
+
+    async def detach_volume(self, instance_uuid: str, bdm_uuid: str, context: RequestContext | None = None) -> None:
+        with use_context(context or RequestContext.service()):
+            await self.agent.detach_volume(instance_uuid, bdm_uuid)
+
+    async def detach_interface(self, instance_uuid: str, port_id: str, context: RequestContext | None = None) -> None:
+        self._spawn(self._in(context or RequestContext.service(), self.agent.detach_interface(instance_uuid, port_id)))
 
     async def console_output(self, instance_uuid: str, length: int | None = None) -> str:
         return await self.agent.driver.console_output(instance_uuid, length)

@@ -183,11 +183,11 @@ class Conductor:
                             args=args or {})
         return row
 
-    async def call_agent(self, row: Any, method: str, **kwargs: Any) -> Any:
+    async def call_agent(self, row: Any, method: str, *, timeout: float = 30, **kwargs: Any) -> Any:
         from monostack.common import errors
         if not row.host or not await asyncio.to_thread(self._agent_up, row.host):
             raise errors.Conflict(f"Compute service of {row.host or 'the server'} is unavailable at this time.")
-        return await self.bus.call("compute", method, server=row.host, timeout=30, **kwargs)
+        return await self.bus.call("compute", method, server=row.host, timeout=timeout, **kwargs)
 
     def _agent_up(self, host: str) -> bool:
         service = self.svc.hosts.service(host)

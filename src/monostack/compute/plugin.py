@@ -78,7 +78,14 @@ class ComputePlugin(ServicePlugin):
 
         svc.placement = PlacementClient(f"{cloud.public_url}/placement", token)
         svc.images = ImageAPI(self.auth, state_dir / "_base")
-        svc.network = NetworkAPI()
+        choice = conf.compute.network_api
+        if choice == "neutron" or (choice == "auto" and "network" in conf.default.services):
+            from monostack.compute.neutron_api import NeutronNetworkAPI
+            svc.network = NeutronNetworkAPI(self.auth)
+        else:
+            svc.network = NetworkAPI()
+        from monostack.compute.volume_api import VolumeAPI
+        svc.volumes = VolumeAPI(self.auth)
         svc.scheduler = Scheduler(svc, svc.placement)
         svc.conductor = Conductor(svc, svc.scheduler, svc.placement, cloud.bus)
 

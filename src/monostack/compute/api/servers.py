@@ -76,7 +76,13 @@ async def create_server(request: Request, ctx: RequestContext = Depends(authenti
     authorize(request, ctx, "os_compute_api:servers:create")
     service = svc(request)
     req = await _resolve(request, ctx, server)
-    rows = await run_blocking(service.servers.create, ctx, req)
+    made = await _make_volumes(service, ctx, req)
+    try:
+        rows = await run_blocking(service.servers.create, ctx, req)
+    except BaseException:
+        for volume_id in made:
+            await service.volumes.delete(volume_id)
+        raise
     service.conductor.spawn(service.conductor.build(ctx, [r.uuid for r in rows]))
     if _bool(server.get("return_reservation_id", False)):
         return JSONResponse({"reservation_id": rows[0].reservation_id}, status_code=202)
@@ -97,7 +103,8 @@ async def _resolve(request: Request, ctx: RequestContext, server: dict[str, Any]
         raise errors.BadRequest(f"Flavor {_ref_id(server['flavorRef'])} could not be found.") from None
     if flavor.get("disabled"):
         raise errors.BadRequest(f"Flavor {flavor['id']} could not be found.")
-    bdms, boot_volume = _block_devices(server)
+    block_storage = service.volumes is not None and await service.volumes.available()
+    bdms, boot_volume = _block_devices(server, block_storage)
     image = None
     image_ref = _ref_id(server.get("imageRef") or "")
     if image_ref:
@@ -124,12 +131,9 @@ async def _resolve(request: Request, ctx: RequestContext, server: dict[str, Any]
         for item in networks:
             if item.get("uuid") == "auto" or not (item.get("uuid") or item.get("port")):
                 raise errors.BadRequest("Bad networks format: network uuid is not in proper format")
-    service.network.validate(networks)
     group_names = [sg.get("name", "default") for sg in server.get("security_groups") or []]
-    if not service.network.has_networking:  # without a networking service "default" is the only group
-        for name in group_names:
-            if name != "default":
-                raise errors.BadRequest(f"Security group {name} not found.")
+    networks = await service.network.validate(networks, ctx, group_names,
+                                              int(server.get("max_count", server.get("min_count", 1))))
     user_data = server.get("user_data")
     if user_data is not None:
         try:
@@ -213,29 +217,81 @@ def _check_flavor_fits(flavor: dict[str, Any], image: dict[str, Any], boot_volum
         raise errors.BadRequest("Flavor's disk is too small for requested image.")
 
 
-def _block_devices(server: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
-    """block_device_mapping_v2 -> rows; volumes wait for the Block Storage service."""
+def _block_devices(server: dict[str, Any], block_storage: bool) -> tuple[list[dict[str, Any]], bool]:
+    """block_device_mapping_v2 -> rows (volume rows need a Block Storage service); True when the
+    server boots from a volume."""
     rows, boot_volume = [], False
     for bdm in server.get("block_device_mapping_v2") or []:
         source, dest = bdm.get("source_type"), bdm.get("destination_type", "volume" if bdm.get(
             "source_type") in ("volume", "snapshot") else "local")
         if source not in ("image", "volume", "snapshot", "blank"):
             raise errors.BadRequest("Block Device Mapping is Invalid: source_type is invalid.")
-        if dest == "volume":
+        if dest not in ("local", "volume"):
+            raise errors.BadRequest("Block Device Mapping is Invalid: destination_type is invalid.")
+        if dest == "volume" and not block_storage:
             raise errors.BadRequest("Block Device Mapping is Invalid: this cloud has no Block Storage service "
                                     "for volume mappings.")
+        if dest == "local" and source in ("volume", "snapshot"):
+            raise errors.BadRequest(f"Block Device Mapping is Invalid: Mapping image/blank/volume/snapshot to "
+                                    f"local is not supported ({source} to local).")
         boot_index = bdm.get("boot_index")
-        boot_index = int(boot_index) if boot_index not in (None, "", "none") else None
+        try:
+            boot_index = int(boot_index) if boot_index not in (None, "", "none") else None
+        except (TypeError, ValueError):
+            raise errors.BadRequest("Block Device Mapping is Invalid: boot_index is invalid.") from None
         if source == "image" and boot_index == 0 and dest == "local":
             continue  # the image root disk, the default
+        if dest == "volume" and source != "blank" and not bdm.get("uuid"):
+            raise errors.BadRequest(f"Block Device Mapping is Invalid: {source} source needs a uuid.")
+        if dest == "volume" and source in ("image", "blank") and not bdm.get("volume_size"):
+            raise errors.BadRequest("Block Device Mapping is Invalid: a volume_size is needed to make a volume.")
+        if dest == "volume" and boot_index == 0:
+            boot_volume = True
         rows.append({"source_type": source, "destination_type": dest, "boot_index": boot_index,
                      "device_name": bdm.get("device_name"), "device_type": bdm.get("device_type"),
                      "disk_bus": bdm.get("disk_bus"), "guest_format": bdm.get("guest_format"),
                      "image_id": bdm.get("uuid") if source == "image" else None,
+                     "volume_id": bdm.get("uuid") if source == "volume" else None,
+                     "snapshot_id": bdm.get("uuid") if source == "snapshot" else None,
+                     "volume_type": bdm.get("volume_type"),
                      "volume_size": bdm.get("volume_size"),
                      "delete_on_termination": _bool(bdm.get("delete_on_termination", False)),
                      "tag": bdm.get("tag")})
     return rows, boot_volume
+
+
+async def _make_volumes(service: Any, ctx: RequestContext, req: dict[str, Any]) -> list[str]:
+    """The volumes a create maps: the given ones checked, the others made now with the caller's token
+    (so they are the caller's, counted in its quota); the agent waits for them.  Returns the ids made."""
+    made: list[str] = []
+    volume_rows = [b for b in req["bdms"] if b["destination_type"] == "volume"]
+    if not volume_rows:
+        return made
+    if req["max_count"] > 1 and any(b["volume_id"] is None for b in volume_rows):
+        raise errors.BadRequest("Block Device Mapping is Invalid: volumes made from an image, a snapshot or "
+                                "blank need one server per request (max_count 1).")
+    try:
+        for bdm in volume_rows:
+            if bdm["volume_id"]:
+                try:
+                    volume = await service.volumes.get(bdm["volume_id"], ctx)
+                except errors.NotFound:
+                    raise errors.BadRequest(f"Block Device Mapping is Invalid: failed to get volume "
+                                            f"{bdm['volume_id']}.") from None
+                if volume["status"] != "available" and not volume.get("multiattach"):
+                    raise errors.BadRequest(f"Block Device Mapping is Invalid: Volume {volume['id']} status must "
+                                            f"be 'available'. Currently in '{volume['status']}'")
+                continue
+            volume = await service.volumes.create(
+                ctx, int(bdm["volume_size"] or 0) or 1, image_id=bdm["image_id"], snapshot_id=bdm["snapshot_id"],
+                volume_type=bdm["volume_type"], name=f"{req['name']}-volume")
+            bdm["volume_id"] = volume["id"]
+            made.append(volume["id"])
+    except BaseException:
+        for volume_id in made:
+            await service.volumes.delete(volume_id)
+        raise
+    return made
 
 
 # -- list ------------------------------------------------------------------------------------

@@ -1,15 +1,20 @@
 """/servers/{id}/os-volume_attachments: the server's volumes (Nova's volumeAttachments).
 
 Listing and showing read the server's volume block device mappings.  Attaching
-is the block storage seam: without a Block Storage service no volume exists
-(404, as Nova answers for an unknown volume).
+reserves the volume in Block Storage (compute/volume_api.py), records the
+mapping and asks the server's agent to connect and hot-plug it, waiting for it
+as Nova's reserve_block_device_name does; detaching is answered at once (202)
+and done by the agent.  Without a Block Storage service no volume exists (404,
+as Nova answers for an unknown volume).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
 
 from monostack.common import errors
 from monostack.common.auth import authenticated
@@ -19,6 +24,7 @@ from monostack.compute import states
 from monostack.compute.api.common import at_least, authorize, json_body, svc
 
 router = APIRouter()
+_DEVICE = re.compile(r"^/dev/x{0,1}[a-z]{0,1}d{0,1}[a-z]+$")
 
 
 def _view(request: Request, row: Any, bdm: Any) -> dict[str, Any]:
@@ -66,20 +72,55 @@ async def attach_volume(server_id: str, request: Request, ctx: RequestContext = 
     if not isinstance(attachment, dict) or not isinstance(attachment.get("volumeId"), str):
         raise errors.BadRequest("Invalid input for field/attribute volumeAttachment. "
                                 "'volumeId' is a required property")
+    device = attachment.get("device")
+    if device is not None and (not isinstance(device, str) or not _DEVICE.match(device)):
+        raise errors.BadRequest(f"The supplied device path ({device}) is invalid.")
+    delete_on_termination = attachment.get("delete_on_termination", False)
+    if "delete_on_termination" in attachment and (not at_least(request, "2.79") or
+                                                  not isinstance(delete_on_termination, bool)):
+        raise errors.BadRequest("Invalid input for field/attribute volumeAttachment. Additional properties are "
+                                "not allowed ('delete_on_termination' was unexpected)")
     service = svc(request)
     row = await run_blocking(service.servers.get, ctx, server_id)
     authorize(request, ctx, "os_compute_api:os-volumes-attachments:create", {"project_id": row.project_id})
     service.servers.check_lock(ctx, row)
     states.check("attach_volume", row.uuid, row.vm_state, row.task_state)
-    raise errors.NotFound(f"Volume {attachment['volumeId']} could not be found.")
+    volume_id = attachment["volumeId"]
+    if service.volumes is None or not await service.volumes.available():
+        raise errors.NotFound(f"Volume {volume_id} could not be found.")
+    volume = await service.volumes.get(volume_id, ctx)
+    service.volumes.check_attachable(volume, row.uuid)
+    if not row.host:
+        raise errors.Conflict(f"Cannot 'attach_volume' instance {row.uuid} while it is in vm_state "
+                              f"{row.vm_state}")
+    reserved = await service.volumes.attachment_create(volume_id, row.uuid, ctx)
+    try:
+        bdm = await run_blocking(service.servers.add_block_device, row.uuid, source_type="volume",
+                                 destination_type="volume", volume_id=volume_id, device_name=device,
+                                 attachment_id=reserved["id"], tag=attachment.get("tag"),
+                                 delete_on_termination=bool(delete_on_termination), device_type="disk",
+                                 disk_bus="virtio")
+        await service.conductor.call_agent(row, "attach_volume", instance_uuid=row.uuid, bdm_uuid=bdm.uuid)
+    except BaseException:
+        await service.volumes.attachment_delete(reserved["id"])
+        if "bdm" in locals():
+            await run_blocking(service.servers.remove_block_device, bdm.uuid)
+        raise
+    return JSONResponse({"volumeAttachment": _view(request, row, bdm)})
 
 
 @router.delete("/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}", status_code=202)
 async def detach_volume(server_id: str, volume_id: str, request: Request,
-                        ctx: RequestContext = Depends(authenticated)) -> JSONResponse:
+                        ctx: RequestContext = Depends(authenticated)) -> Response:
     service = svc(request)
     row = await run_blocking(service.servers.get, ctx, server_id)
     authorize(request, ctx, "os_compute_api:os-volumes-attachments:delete", {"project_id": row.project_id})
     service.servers.check_lock(ctx, row)
     states.check("detach_volume", row.uuid, row.vm_state, row.task_state)
-    raise errors.NotFound(f"Volume {volume_id} is not attached to instance {server_id}.")
+    bdm = next((b for b in await run_blocking(_volumes, service, server_id) if b.volume_id == volume_id), None)
+    if bdm is None:
+        raise errors.NotFound(f"Volume {volume_id} is not attached to instance {server_id}.")
+    if bdm.boot_index == 0:
+        raise errors.BadRequest("Can't detach root device volume")
+    await service.conductor.call_agent(row, "detach_volume", instance_uuid=row.uuid, bdm_uuid=bdm.uuid)
+    return Response(status_code=202)

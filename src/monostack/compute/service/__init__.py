@@ -68,6 +68,7 @@ class ComputeService:
         self.placement: Any = None
         self.images: Any = None
         self.network: Any = None
+        self.volumes: Any = None  # compute/volume_api.VolumeAPI (Block Storage over HTTP)
         self.console_driver: Any = None
 
     def notify(self, event_type: str, payload: dict[str, Any]) -> None:

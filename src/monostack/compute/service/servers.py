@@ -58,6 +58,17 @@ def _canonical_ips(fields: dict[str, Any]) -> None:
             fields[key] = canonical_ip(fields[key])
 
 
+def next_device_name(taken: Iterable[str | None], prefix: str = "/dev/vd") -> str:
+    """The first free virtio disk name after the root disk (vda): /dev/vdb, ..., /dev/vdz, /dev/vdaa."""
+    used = {name.rsplit("/", 1)[-1] for name in taken if name} | {"vda"}
+    letters = string.ascii_lowercase
+    candidates = [a for a in letters] + [a + b for a in letters for b in letters]
+    for suffix in candidates:
+        if f"vd{suffix}" not in used:
+            return f"{prefix}{suffix}"
+    raise errors.BadRequest("No free disk device names for prefix 'vd'")
+
+
 def reservation_id() -> str:
     return "r-" + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8))
 
@@ -274,6 +285,31 @@ class ServerManager:
         with self.svc.db.reader() as session:
             return list(session.scalars(sa.select(models.BlockDeviceMapping).where(
                 models.BlockDeviceMapping.instance_uuid == server_id).order_by(models.BlockDeviceMapping.id)).all())
+
+    def add_block_device(self, server_id: str, **fields: Any) -> models.BlockDeviceMapping:
+        """A volume attached later (os-volume_attachments); device_name picked when not given."""
+        with self.svc.db.writer() as session:
+            taken = set(session.scalars(sa.select(models.BlockDeviceMapping.device_name).where(
+                models.BlockDeviceMapping.instance_uuid == server_id)).all())
+            if not fields.get("device_name") or fields["device_name"] in taken:
+                fields["device_name"] = next_device_name(taken)
+            bdm = models.BlockDeviceMapping(uuid=str(uuidlib.uuid4()), instance_uuid=server_id,
+                                            created_at=utcnow(), **fields)
+            session.add(bdm)
+            session.flush()
+            session.expunge(bdm)
+            return bdm
+
+    def update_block_device(self, bdm_uuid: str, **changes: Any) -> None:
+        with self.svc.db.writer() as session:
+            bdm = session.scalar(sa.select(models.BlockDeviceMapping).where(models.BlockDeviceMapping.uuid == bdm_uuid))
+            if bdm is not None:
+                for key, value in changes.items():
+                    setattr(bdm, key, value)
+
+    def remove_block_device(self, bdm_uuid: str) -> None:
+        with self.svc.db.writer() as session:
+            session.execute(sa.delete(models.BlockDeviceMapping).where(models.BlockDeviceMapping.uuid == bdm_uuid))
 
     def set_metadata_items(self, session: Any, row: models.Instance, items: dict[str, str]) -> None:
         row.metadata_items = [models.InstanceMetadata(key=k, value=v) for k, v in items.items()]

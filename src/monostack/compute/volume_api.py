@@ -1,0 +1,188 @@
+"""Compute's side of Block Storage (Cinder v3 over HTTP, as Nova's cinder.API with the
+attachments API of microversion 3.44).
+
+An attach: the API process checks the volume with the caller's token and
+reserves it (`attachment_create` without a connector: the volume is
+"reserved"); the agent of the server's host gives its connector
+(`attachment_update`: the answer's connection_info says where the volume is),
+hot-plugs it, and completes the attachment (the volume is "in-use").  A detach
+deletes the attachment (the volume is "available" again).  Calls on behalf of
+a user go to the user's project URL with the user's token; the rest go with
+the service's token, which may act on every project's volumes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import pathlib
+import socket
+from typing import Any
+
+import httpx
+
+from monostack.common import errors
+from monostack.common.service_auth import ServiceAuth
+from monostack.compute.drivers.base import Disk
+
+LOG = logging.getLogger(__name__)
+MICROVERSION = {"OpenStack-API-Version": "volume 3.44"}
+
+
+def connector(host: str) -> dict[str, Any]:
+    """What this host tells Block Storage about itself (os-brick's connector properties)."""
+    return {"host": host, "ip": _address(), "platform": "x86_64", "os_type": "linux", "multipath": False,
+            "initiator": f"iqn.2026-11.org.monostack:{host}", "do_local_attach": False}
+
+
+def _address() -> str:
+    try:
+        return socket.gethostbyname(socket.gethostname())
+    except OSError:
+        return "127.0.0.1"
+
+
+def disk(volume_id: str, connection_info: dict[str, Any], device_name: str | None,
+         read_only: bool = False) -> Disk:
+    """The driver's Disk from a connection_info of a file-backed volume."""
+    data = connection_info.get("data") or {}
+    if connection_info.get("driver_volume_type") not in ("file", "local", "nfs") or not data.get("device_path"):
+        raise errors.BadRequest(f"Volume {volume_id} cannot be attached on this host: "
+                                f"{connection_info.get('driver_volume_type')!r} connections are not supported.")
+    return Disk(volume_id=volume_id, path=pathlib.Path(data["device_path"]), format=data.get("format", "raw"),
+                device_name=device_name or "", serial=volume_id,
+                read_only=read_only or data.get("access_mode") == "ro")
+
+
+class VolumeAPI:
+    def __init__(self, auth: ServiceAuth):
+        self.auth = auth
+
+    async def available(self) -> bool:
+        """This cloud has a Block Storage service (in its catalog)."""
+        try:
+            await self.auth.endpoint("block-storage")
+        except errors.ServiceUnavailable:
+            return False
+        return True
+
+    async def _base(self, project_id: str | None) -> str:
+        """The v3 URL of `project_id` (the service's own project when None)."""
+        url = await self.auth.endpoint("block-storage")
+        if project_id is None:
+            return url
+        head, _, _ = url.rpartition("/")  # .../v3/<service project>
+        return f"{head}/{project_id}"
+
+    async def _call(self, method: str, path: str, *, ctx: Any = None, **kwargs: Any) -> httpx.Response:
+        if ctx is not None and ctx.auth_token:
+            headers = {"X-Auth-Token": ctx.auth_token, **MICROVERSION}
+            base = await self._base(ctx.project_id)
+        else:
+            headers = {**await self.auth.headers(), **MICROVERSION}
+            base = await self._base(None)
+        try:
+            return await self.auth.client.request(method, f"{base}{path}", headers=headers, **kwargs)
+        except httpx.HTTPError as exc:
+            raise errors.ServiceUnavailable(f"The Block Storage service could not be reached: {exc}") from None
+
+    @staticmethod
+    def _message(response: httpx.Response) -> str:
+        try:
+            body = response.json()
+            return next(iter(body.values()))["message"]
+        except Exception:
+            return response.text[:200]
+
+    async def get(self, volume_id: str, ctx: Any = None) -> dict[str, Any]:
+        response = await self._call("GET", f"/volumes/{volume_id}", ctx=ctx)
+        if response.status_code == 404:
+            raise errors.NotFound(f"Volume {volume_id} could not be found.")
+        if response.status_code != 200:
+            raise errors.ServiceUnavailable(f"Block Storage answered {response.status_code}: "
+                                            f"{self._message(response)}")
+        return response.json()["volume"]
+
+    def check_attachable(self, volume: dict[str, Any], server_uuid: str) -> None:
+        """Nova's check_availability_zone/check_attach: 400 unless it can be attached here."""
+        attached = [a for a in volume.get("attachments") or [] if a.get("server_id") == server_uuid]
+        if attached:
+            raise errors.BadRequest(f"Invalid volume: volume {volume['id']} already attached")
+        if volume["status"] == "in-use" and not volume.get("multiattach"):
+            raise errors.BadRequest(f"Invalid volume: volume {volume['id']} status must be 'available'. "
+                                    f"Currently in 'in-use'")
+        if volume["status"] not in ("available", "in-use", "reserved") or (
+                volume["status"] == "reserved" and not volume.get("multiattach")):
+            raise errors.BadRequest(f"Invalid volume: volume {volume['id']} status must be 'available'. "
+                                    f"Currently in '{volume['status']}'")
+
+    async def attachment_create(self, volume_id: str, server_uuid: str, ctx: Any = None,
+                                connector: dict[str, Any] | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"volume_uuid": volume_id, "instance_uuid": server_uuid}
+        if connector is not None:
+            body["connector"] = connector
+        response = await self._call("POST", "/attachments", ctx=ctx, json={"attachment": body})
+        if response.status_code == 404:
+            raise errors.NotFound(f"Volume {volume_id} could not be found.")
+        if response.status_code not in (200, 202):
+            raise errors.BadRequest(f"Invalid volume: {self._message(response)}")
+        return response.json()["attachment"]
+
+    async def attachment_update(self, attachment_id: str, connector: dict[str, Any]) -> dict[str, Any]:
+        response = await self._call("PUT", f"/attachments/{attachment_id}",
+                                    json={"attachment": {"connector": connector}})
+        if response.status_code != 200:
+            raise errors.ServiceUnavailable(f"Block Storage could not connect attachment {attachment_id}: "
+                                            f"{self._message(response)}")
+        return response.json()["attachment"]
+
+    async def attachment_complete(self, attachment_id: str) -> None:
+        response = await self._call("POST", f"/attachments/{attachment_id}/action", json={"os-complete": None})
+        if response.status_code not in (200, 202, 204):
+            raise errors.ServiceUnavailable(f"Block Storage could not complete attachment {attachment_id}: "
+                                            f"{self._message(response)}")
+
+    async def attachment_delete(self, attachment_id: str) -> None:
+        response = await self._call("DELETE", f"/attachments/{attachment_id}")
+        if response.status_code not in (200, 202, 204, 404):
+            raise errors.ServiceUnavailable(f"Block Storage could not delete attachment {attachment_id}: "
+                                            f"{self._message(response)}")
+
+    # -- boot from volume -------------------------------------------------------------------------
+    async def create(self, ctx: Any, size: int, *, image_id: str | None = None, snapshot_id: str | None = None,
+                     source_volid: str | None = None, name: str = "", volume_type: str | None = None,
+                     availability_zone: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"size": size, "name": name}
+        for key, value in (("imageRef", image_id), ("snapshot_id", snapshot_id), ("source_volid", source_volid),
+                           ("volume_type", volume_type), ("availability_zone", availability_zone)):
+            if value:
+                body[key] = value
+        response = await self._call("POST", "/volumes", ctx=ctx, json={"volume": body})
+        if response.status_code == 413:
+            raise errors.Forbidden(self._message(response))
+        if response.status_code != 202:
+            raise errors.BadRequest(f"Block Storage refused the volume: {self._message(response)}")
+        return response.json()["volume"]
+
+    async def wait_available(self, volume_id: str, timeout: float = 600) -> dict[str, Any]:
+        """Polls (as Nova's block_device_allocate_retries) until the volume is available."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        delay = 0.05
+        while True:
+            volume = await self.get(volume_id)
+            if volume["status"] == "available":
+                return volume
+            if volume["status"] in ("error", "error_restoring", "error_extending"):
+                raise errors.BadRequest(f"Volume {volume_id} did not finish being created even after we waited "
+                                        f"(status {volume['status']}).")
+            if loop.time() > deadline:
+                raise errors.ServiceUnavailable(f"Volume {volume_id} is still {volume['status']} after "
+                                                f"{timeout:.0f} s.")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+    async def delete(self, volume_id: str) -> None:
+        response = await self._call("DELETE", f"/volumes/{volume_id}")
+        if response.status_code not in (202, 204, 404):
+            LOG.warning("could not delete volume %s: %s", volume_id, self._message(response))
