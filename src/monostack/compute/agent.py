@@ -348,7 +348,8 @@ class ComputeAgent:
     async def connect_volume(self, bdm: Any) -> Any:
         """This host's connector to Block Storage, whose answer says where the volume is; the Disk."""
         volumes = self.svc.volumes
-        updated = await volumes.attachment_update(bdm.attachment_id, volume_api.connector(self.host))
+        updated = await volumes.attachment_update(bdm.attachment_id, {**volume_api.connector(self.host),
+                                                                      "mountpoint": bdm.device_name})
         info = updated.get("connection_info") or {}
         await asyncio.to_thread(self.svc.servers.update_block_device, bdm.uuid, connection_info=info)
         return volume_api.disk(bdm.volume_id, info, bdm.device_name)
