@@ -173,6 +173,9 @@ def start_cloud(data_dir: pathlib.Path, db_url: str | None = None, extra_env: di
     # default): every test cloud gets free ones, so clouds can run side by side.
     for server in ("OBJECT", "CONTAINER", "ACCOUNT"):
         env[f"MONOSTACK_OBJECT__{server}_PORT"] = str(free_port())
+    # The Networking agent changes the host (bridges, namespaces, nftables) and takes every
+    # such thing of ours as its own: only a test that asks for it runs one.
+    env["MONOSTACK_NETWORK__RUN_AGENT"] = "false"
     env.update(extra_env or {})
     if db_url:
         env["MONOSTACK_DATABASE__CONNECTION"] = db_url

@@ -63,7 +63,8 @@ register(
     Opt("host", "", "This host's name in service lists; empty: the machine's hostname."),
     Opt("log_level", "INFO", "Log level: DEBUG, INFO, WARNING, ERROR."),
     Opt("max_request_body_size", 114688, "Largest request body accepted by JSON APIs, in bytes (413 above).", INT),
-    Opt("services", "identity,image,placement,compute,object", "Services this process runs, comma separated.", LIST),
+    Opt("services", "identity,image,placement,compute,network,volume,object", "Services this process runs, comma "
+        "separated.", LIST),
     Opt("api_workers", 0, "Threads for blocking work (database, disk); 0: 64.", INT),
 )
 register(
