@@ -164,3 +164,13 @@ def sample() -> str:
             lines.append(f"#{opt.name} = {default}")
         lines.append("")
     return "\n".join(lines)
+
+
+def config_of(conf: Any) -> "Config":
+    """The Config a driver was given: a Config, a Section of one, or None (environment and
+    defaults only: drivers and tests built without a cloud)."""
+    if isinstance(conf, Config):
+        return conf
+    if conf is not None and isinstance(getattr(conf, "_conf", None), Config):
+        return conf._conf
+    return Config("/nonexistent", environ=dict(os.environ))

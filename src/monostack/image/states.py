@@ -16,7 +16,7 @@ statuses a crash can leave behind (data was being received or imported):
 
 from __future__ import annotations
 
-from monostack.common import errors
+from monostack.common.lifecycle import InvalidTransition, Machine  # noqa: F401 (raised by MACHINE.next)
 
 QUEUED = "queued"
 SAVING = "saving"
@@ -33,31 +33,7 @@ STATUSES = (QUEUED, SAVING, UPLOADING, IMPORTING, ACTIVE, KILLED, DELETED, DEACT
 STUCK = (SAVING, IMPORTING)
 
 
-class InvalidTransition(errors.Conflict):
-    pass
-
-
-class Machine:
-    def __init__(self) -> None:
-        self._transitions: dict[tuple[str, str], str] = {}
-
-    def add_transition(self, source: str, target: str, event: str) -> None:
-        self._transitions[(source, event)] = target
-
-    def allows(self, status: str, event: str) -> bool:
-        return (status, event) in self._transitions
-
-    def next(self, status: str, event: str) -> str:
-        try:
-            return self._transitions[(status, event)]
-        except KeyError:
-            raise InvalidTransition(f"Image status transition from {status} by {event} is not allowed") from None
-
-    def targets(self, status: str) -> set[str]:
-        return {target for (source, _), target in self._transitions.items() if source == status}
-
-
-MACHINE = Machine()
+MACHINE = Machine("Image")
 MACHINE.add_transition(QUEUED, SAVING, "upload")
 MACHINE.add_transition(SAVING, ACTIVE, "upload_done")
 MACHINE.add_transition(SAVING, QUEUED, "upload_failed")

@@ -14,7 +14,7 @@ to DOWN, and the agent reports them up again once it has rewired them.
 
 from __future__ import annotations
 
-from monostack.common import errors
+from monostack.common.lifecycle import InvalidTransition, Machine  # noqa: F401 (raised by MACHINE.next)
 
 DOWN = "DOWN"
 BUILD = "BUILD"
@@ -31,28 +31,7 @@ FIP_DOWN = DOWN
 FIP_ACTIVE = ACTIVE
 
 
-class InvalidTransition(errors.Conflict):
-    pass
-
-
-class Machine:
-    def __init__(self) -> None:
-        self._transitions: dict[tuple[str, str], str] = {}
-
-    def add_transition(self, source: str, target: str, event: str) -> None:
-        self._transitions[(source, event)] = target
-
-    def allows(self, status: str, event: str) -> bool:
-        return (status, event) in self._transitions
-
-    def next(self, status: str, event: str) -> str:
-        try:
-            return self._transitions[(status, event)]
-        except KeyError:
-            raise InvalidTransition(f"Port status transition from {status} by {event} is not allowed") from None
-
-
-PORT = Machine()
+PORT = Machine("Port")
 for _status in PORT_STATUSES:
     # A new or moved binding: the port is down until the agent of the new host has wired it.
     PORT.add_transition(_status, DOWN, "bind")

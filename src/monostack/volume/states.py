@@ -24,6 +24,7 @@ the row (`status_reason`, shown to admins, and a user message).
 from __future__ import annotations
 
 from monostack.common import errors
+from monostack.common.lifecycle import Machine
 
 # -- volume status -----------------------------------------------------------------
 CREATING = "creating"
@@ -91,31 +92,12 @@ class InvalidVolume(errors.BadRequest):
         super().__init__(f"Invalid volume: {reason}")
 
 
-class Machine:
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-        self._transitions: dict[tuple[str, str], str] = {}
-
-    def add(self, sources: tuple[str, ...] | str, target: str, event: str) -> None:
-        for source in (sources,) if isinstance(sources, str) else sources:
-            self._transitions[(source, event)] = target
-
-    def allows(self, status: str, event: str) -> bool:
-        return (status, event) in self._transitions
-
-    def next(self, status: str, event: str) -> str:
-        try:
-            return self._transitions[(status, event)]
-        except KeyError:
-            raise InvalidVolume(f"{self.kind} status must be one of "
-                                f"{', '.join(sorted(self.sources(event))) or 'none'} to {event} "
-                                f"(it is {status}).") from None
-
-    def sources(self, event: str) -> set[str]:
-        return {source for (source, ev) in self._transitions if ev == event}
+def _invalid(machine: Machine, status: str, event: str) -> Exception:
+    return InvalidVolume(f"{machine.kind} status must be one of {', '.join(sorted(machine.sources(event))) or 'none'} "
+                         f"to {event} (it is {status}).")
 
 
-VOLUME = Machine("Volume")
+VOLUME = Machine("Volume", _invalid)
 VOLUME.add(CREATING, AVAILABLE, "created")
 VOLUME.add(CREATING, ERROR, "create_failed")
 VOLUME.add(AVAILABLE, RESERVED, "reserve")
@@ -144,13 +126,13 @@ VOLUME.add(AWAITING_TRANSFER, AVAILABLE, "transfer_done")
 VOLUME.add(AVAILABLE, RETYPING, "retype")
 VOLUME.add(RETYPING, AVAILABLE, "retyped")
 
-SNAPSHOT = Machine("Snapshot")
+SNAPSHOT = Machine("Snapshot", _invalid)
 SNAPSHOT.add(SNAP_CREATING, SNAP_AVAILABLE, "created")
 SNAPSHOT.add(SNAP_CREATING, SNAP_ERROR, "create_failed")
 SNAPSHOT.add((SNAP_AVAILABLE, SNAP_ERROR, SNAP_ERROR_DELETING), SNAP_DELETING, "delete")
 SNAPSHOT.add(SNAP_DELETING, SNAP_ERROR_DELETING, "delete_failed")
 
-BACKUP = Machine("Backup")
+BACKUP = Machine("Backup", _invalid)
 BACKUP.add(BK_CREATING, BK_AVAILABLE, "created")
 BACKUP.add(BK_CREATING, BK_ERROR, "create_failed")
 BACKUP.add(BK_AVAILABLE, BK_RESTORING, "restore")
@@ -189,12 +171,12 @@ GROUP_ERROR = "error"
 GROUP_ERROR_DELETING = "error_deleting"
 GROUP_STATUSES = (GROUP_CREATING, GROUP_AVAILABLE, GROUP_DELETING, GROUP_ERROR, GROUP_ERROR_DELETING, "in-use",
                   "updating")
-GROUP = Machine("Group")
+GROUP = Machine("Group", _invalid)
 GROUP.add(GROUP_CREATING, GROUP_AVAILABLE, "created")
 GROUP.add(GROUP_CREATING, GROUP_ERROR, "create_failed")
 GROUP.add((GROUP_AVAILABLE, GROUP_ERROR, GROUP_ERROR_DELETING, "in-use"), GROUP_DELETING, "delete")
 GROUP.add(GROUP_DELETING, GROUP_ERROR_DELETING, "delete_failed")
-GROUP_SNAPSHOT = Machine("Group snapshot")
+GROUP_SNAPSHOT = Machine("Group snapshot", _invalid)
 GROUP_SNAPSHOT.add(SNAP_CREATING, SNAP_AVAILABLE, "created")
 GROUP_SNAPSHOT.add(SNAP_CREATING, SNAP_ERROR, "create_failed")
 GROUP_SNAPSHOT.add((SNAP_AVAILABLE, SNAP_ERROR, SNAP_ERROR_DELETING), SNAP_DELETING, "delete")

@@ -6,11 +6,10 @@ monostack.compute.options; these join the same section.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import monostack.compute.options  # noqa: F401  (declares [compute] accelerator)
-from monostack.common.config import FLOAT, INT, Config, Opt, register
+from monostack.common.config import FLOAT, INT, Opt, config_of, register
 
 register(
     "compute",
@@ -33,13 +32,7 @@ register(
 )
 
 
-def config(conf: Any) -> Config:
-    """The Config a driver was given: a Config, a Section of one, or None (environment and defaults only)."""
-    if isinstance(conf, Config):
-        return conf
-    if conf is not None and isinstance(getattr(conf, "_conf", None), Config):
-        return conf._conf
-    return Config("/nonexistent", environ=dict(os.environ))
+config = config_of  # the Config a driver was given (see common.config.config_of)
 
 
 def option(conf: Any, name: str) -> Any:

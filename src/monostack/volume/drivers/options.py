@@ -7,10 +7,9 @@ additive).  Names follow Cinder's where Cinder has one.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from monostack.common.config import FLOAT, INT, Config, Opt, register
+from monostack.common.config import FLOAT, INT, Opt, config_of, register
 
 register(
     "volume",
@@ -33,13 +32,7 @@ register(
 )
 
 
-def config(conf: Any) -> Config:
-    """The Config a driver was given: a Config, a Section of one, or None (environment and defaults only)."""
-    if isinstance(conf, Config):
-        return conf
-    if conf is not None and isinstance(getattr(conf, "_conf", None), Config):
-        return conf._conf
-    return Config("/nonexistent", environ=dict(os.environ))
+config = config_of  # the Config a driver was given (see common.config.config_of)
 
 
 def option(conf: Any, name: str) -> Any:
