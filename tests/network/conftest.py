@@ -12,6 +12,7 @@ import pytest
 from monostack.common import errors
 from monostack.common.context import RequestContext
 from tests.conftest import migrated_db_url
+from tests.http_verbs import Verbs
 
 ADMIN_PROJECT = "a0000000000000000000000000000001"
 DEMO_PROJECT = "d0000000000000000000000000000002"
@@ -74,7 +75,7 @@ def svc(make_network_svc: Any) -> Any:
     return make_network_svc()
 
 
-class Client:
+class Client(Verbs):
     """httpx against the in-process app: `client.as_("demo").get("/networks")` (paths below /v2.0)."""
 
     def __init__(self, http: httpx.AsyncClient, token: str = "admin"):
@@ -87,18 +88,6 @@ class Client:
         headers = {"X-Auth-Token": self.token, **kwargs.pop("headers", {})}
         prefix = "" if path.startswith("/v2.0") or path == "/" else "/v2.0"
         return await self.http.request(method, f"{prefix}{path}", headers=headers, **kwargs)
-
-    async def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return await self.request("GET", path, **kwargs)
-
-    async def post(self, path: str, **kwargs: Any) -> httpx.Response:
-        return await self.request("POST", path, **kwargs)
-
-    async def put(self, path: str, **kwargs: Any) -> httpx.Response:
-        return await self.request("PUT", path, **kwargs)
-
-    async def delete(self, path: str, **kwargs: Any) -> httpx.Response:
-        return await self.request("DELETE", path, **kwargs)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import pytest
 
 from tests.compute.api.harness import ADMIN_PROJECT, ALT_PROJECT, DEMO_PROJECT, USERS, FakeValidator  # noqa: F401
 from tests.conftest import migrated_db_url
+from tests.http_verbs import Verbs
 
 HOST = "testhost"
 
@@ -144,7 +145,7 @@ async def vol(make_volume_svc: Any) -> Any:
     await svc.drain()
 
 
-class Client:
+class Client(Verbs):
     """httpx against the in-process app: `client.as_("demo").get("/volumes")` (paths below /v3/{project})."""
 
     def __init__(self, http: httpx.AsyncClient, svc: Any, token: str = "admin", version: str = "3.0"):
@@ -167,18 +168,6 @@ class Client:
         response = await self.http.request(method, url, headers=headers, **kwargs)
         await self.svc.drain()  # the backend's work the request cast, done before the test looks
         return response
-
-    async def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return await self.request("GET", path, **kwargs)
-
-    async def post(self, path: str, **kwargs: Any) -> httpx.Response:
-        return await self.request("POST", path, **kwargs)
-
-    async def put(self, path: str, **kwargs: Any) -> httpx.Response:
-        return await self.request("PUT", path, **kwargs)
-
-    async def delete(self, path: str, **kwargs: Any) -> httpx.Response:
-        return await self.request("DELETE", path, **kwargs)
 
     # -- shortcuts -------------------------------------------------------------------------------
     async def volume(self, size: int | None = 1, **fields: Any) -> dict[str, Any]:

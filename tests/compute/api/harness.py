@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import migrated_db_url
+from tests.http_verbs import Verbs
 import sqlalchemy as sa
 
 from monostack.common import errors
@@ -79,7 +80,7 @@ def compute_svc(make_compute_svc: Any) -> Any:
     return make_compute_svc()
 
 
-class Client:
+class Client(Verbs):
     """httpx against the in-process app: `client.as_("demo").get(...)`, microversion per call or default."""
 
     def __init__(self, http: httpx.AsyncClient, token: str = "admin", version: str = "2.1"):
@@ -95,18 +96,6 @@ class Client:
         headers = {"X-Auth-Token": self.token, "OpenStack-API-Version": f"compute {version or self.version}",
                    **kwargs.pop("headers", {})}
         return await self.http.request(method, f"/v2.1{path}", headers=headers, **kwargs)
-
-    async def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return await self.request("GET", path, **kwargs)
-
-    async def post(self, path: str, **kwargs: Any) -> httpx.Response:
-        return await self.request("POST", path, **kwargs)
-
-    async def put(self, path: str, **kwargs: Any) -> httpx.Response:
-        return await self.request("PUT", path, **kwargs)
-
-    async def delete(self, path: str, **kwargs: Any) -> httpx.Response:
-        return await self.request("DELETE", path, **kwargs)
 
 
 @pytest.fixture
