@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DATA_DIR ?=
 UP_ARGS := $(if $(DATA_DIR),--data-dir $(DATA_DIR),) $(if $(BIND),--bind $(BIND),)
 
-.PHONY: install up test test-fast test-dbs conformance conformance-identity conformance-compute bench bench-image bench-compute bench-compute-scale bench-object guest-image clean
+.PHONY: install up test test-fast test-dbs conformance conformance-identity conformance-compute bench bench-image bench-compute bench-compute-scale bench-object bench-network bench-volume guest-image clean
 
 # Idempotent: system packages when missing, the virtualenv, the package.
 install: $(BIN)/monostack
@@ -69,6 +69,17 @@ bench-compute-scale: install
 # Object Storage against real Swift from PyPI (.venv-swift): 4 KiB ops/s, 1 GiB PUT/GET, the disk itself.
 bench-object: install
 	$(BIN)/python benchmarks/object_storage.py --json benchmarks/results-object-storage.json $(BENCH_ARGS)
+
+# Networking: 1,000 ports through the API (agent off), then, as root, the data plane library
+# alone (its own scope): time to a first DHCP lease, guest-to-guest TCP against a plain veth pair.
+bench-network: install
+	$(BIN)/python benchmarks/network_ports.py --json benchmarks/results-network-ports.json $(BENCH_ARGS)
+	$(BIN)/python benchmarks/network_dataplane.py --json benchmarks/results-network-dataplane.json
+
+# Block Storage: a volume from a 1 GiB image against qemu-img convert, attach/detach on a running
+# guest (QEMU driver), writes through QEMU's block layer against the disk.
+bench-volume: install
+	$(BIN)/python benchmarks/volume_ops.py --json benchmarks/results-volume-ops.json $(if $(GUEST_CACHE),--guest-cache $(GUEST_CACHE),) $(BENCH_ARGS)
 
 # The guest image (Debian kernel, busybox, dropbear: a BIOS-bootable qcow2 like
 # CirrOS), rebuilt into GUEST_CACHE (default ~/.cache/monostack/guest/).
