@@ -551,6 +551,8 @@ class QemuDriver(Driver):
             return
         if await self._present(uuid, dev.id):
             return
+        if dev.blockdev is not None and await self._stale_node(uuid, dev.blockdev["node-name"]):
+            await self._del_node(uuid, dev.blockdev["node-name"])  # left by a detach QEMU had not finished
         async with qmp.session(files.qmp_sock) as s:
             if dev.blockdev is not None:
                 await s.execute("blockdev-add", dev.blockdev)
@@ -577,16 +579,37 @@ class QemuDriver(Driver):
                     if loop.time() > end:
                         raise DriverError(f"the guest did not release {dev_id}")
                     await asyncio.sleep(0.25)
-            try:
-                if node:
-                    await self._execute(uuid, "blockdev-del", {"node-name": node})
-                if netdev:
+            if node:
+                await self._del_node(uuid, node)
+            if netdev:
+                try:
                     await self._execute(uuid, "netdev_del", {"id": netdev})
-            except qmp.QMPCommandError as err:  # already gone (a retried detach)
-                LOG.debug("%s", err)
+                except qmp.QMPCommandError as err:  # already gone (a retried detach)
+                    LOG.debug("%s", err)
         state = await self._devices_state(files)
         state["slots"].pop(dev_id, None)
         await self._save_devices_state(files, state)
+
+    async def _del_node(self, uuid: str, node: str) -> None:
+        """blockdev-del of a device's node.  The device may still hold it for a moment after it left
+        qom-list (its removal finishes asynchronously): try again until QEMU lets go, so no stale
+        node makes the next attach of the same volume fail."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + float(self._opt("device_detach_timeout"))
+        while True:
+            try:
+                await self._execute(uuid, "blockdev-del", {"node-name": node})
+                return
+            except qmp.QMPCommandError as err:
+                if "find node" in str(err).lower():  # already gone (a retried detach)
+                    return
+                if loop.time() > end:
+                    raise DriverError(f"QEMU kept the block node {node}: {err}") from None
+                await asyncio.sleep(0.1)
+
+    async def _stale_node(self, uuid: str, node: str) -> bool:
+        nodes = await self._execute(uuid, "query-named-block-nodes", {"flat": True})
+        return any(n.get("node-name") == node for n in nodes)
 
     async def attach_disk(self, uuid: str, disk: Disk) -> None:
         self._require(uuid)
