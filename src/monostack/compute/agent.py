@@ -376,7 +376,11 @@ class ComputeAgent:
                         if b.uuid == bdm_uuid), None)
             if bdm is None:
                 return
-            await self.driver.detach_disk(server_uuid, bdm.volume_id)
+            try:
+                await self.driver.detach_disk(server_uuid, bdm.volume_id)
+            except DriverError:  # still attached: the volume stays in-use, the user may try again
+                LOG.exception("could not detach volume %s from %s", bdm.volume_id, server_uuid)
+                return
             if bdm.attachment_id:
                 await self.svc.volumes.attachment_delete(bdm.attachment_id)
             await asyncio.to_thread(self.svc.servers.remove_block_device, bdm.uuid)
@@ -555,8 +559,7 @@ class Endpoint:
             await self.agent.snapshot_volume(instance_uuid, volume_id, target)
 
     async def detach_volume(self, instance_uuid: str, bdm_uuid: str, context: RequestContext | None = None) -> None:
-        with use_context(context or RequestContext.service()):
-            await self.agent.detach_volume(instance_uuid, bdm_uuid)
+        self._spawn(self._in(context or RequestContext.service(), self.agent.detach_volume(instance_uuid, bdm_uuid)))
 
     async def detach_interface(self, instance_uuid: str, port_id: str, context: RequestContext | None = None) -> None:
         self._spawn(self._in(context or RequestContext.service(), self.agent.detach_interface(instance_uuid, port_id)))

@@ -30,6 +30,7 @@ _MEMBER_ACTIONS = [
     "server-metadata:create", "server-metadata:update", "server-metadata:update_all", "server-metadata:delete",
     "os-server-tags:update", "os-server-tags:update_all", "os-server-tags:delete", "os-server-tags:delete_all",
     "os-multinic:add", "os-multinic:remove", "os-server-password:clear",
+    "os-security-groups:add", "os-security-groups:remove",
 ]
 _READER_ACTIONS = [
     "servers:index", "servers:detail", "servers:show", "servers:show:flavor-extra-specs",
@@ -71,6 +72,9 @@ _RULES: dict[str, str] = {
     "os_compute_api:os-keypairs:show": ADMIN_OR_OWNER_USER,
     "os_compute_api:os-keypairs:create": ADMIN_OR_OWNER_USER,
     "os_compute_api:os-keypairs:delete": ADMIN_OR_OWNER_USER,
+    # The security group proxy: the Networking service decides who may see or change a group.
+    **{f"os_compute_api:os-security-groups:{verb}": ANY for verb in (
+        "get", "show", "create", "update", "delete", "rule:create", "rule:delete")},
     "os_compute_api:os-flavor-extra-specs:index": ANY,
     "os_compute_api:os-flavor-extra-specs:show": ANY,
     "os_compute_api:os-server-groups:create": ADMIN_OR_MEMBER,

@@ -122,5 +122,9 @@ async def detach_volume(server_id: str, volume_id: str, request: Request,
         raise errors.NotFound(f"Volume {volume_id} is not attached to instance {server_id}.")
     if bdm.boot_index == 0:
         raise errors.BadRequest("Can't detach root device volume")
-    await service.conductor.call_agent(row, "detach_volume", instance_uuid=row.uuid, bdm_uuid=bdm.uuid)
+    if not row.host:
+        raise errors.Conflict(f"Cannot 'detach_volume' instance {row.uuid} while it is not on a host.")
+    # As Nova: answered at once; the volume is available once the guest let go of it.
+    await service.conductor.bus.cast("compute", "detach_volume", ctx, server=row.host, instance_uuid=row.uuid,
+                                     bdm_uuid=bdm.uuid)
     return Response(status_code=202)

@@ -572,12 +572,20 @@ class QemuDriver(Driver):
         files = self.files(uuid)
         if await self._pid(uuid) is not None:
             if await self._present(uuid, dev_id):
-                await self._execute(uuid, "device_del", {"id": dev_id})
                 loop = asyncio.get_running_loop()
                 end = loop.time() + float(self._opt("device_detach_timeout"))
+                asked = 0.0
                 while await self._present(uuid, dev_id):  # gone once the guest has released it
                     if loop.time() > end:
                         raise DriverError(f"the guest did not release {dev_id}")
+                    if loop.time() - asked > 3:
+                        # Asked again, as Nova's detach retries do: a guest still booting misses the
+                        # ACPI request (QEMU refuses a repeat while one is pending: that is fine).
+                        asked = loop.time()
+                        try:
+                            await self._execute(uuid, "device_del", {"id": dev_id})
+                        except qmp.QMPCommandError as err:
+                            LOG.debug("device_del %s: %s", dev_id, err)
                     await asyncio.sleep(0.25)
             if node:
                 await self._del_node(uuid, node)

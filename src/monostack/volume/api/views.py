@@ -43,7 +43,7 @@ def volume(request: Request, ctx: RequestContext, row: Any, type_names: dict[str
         "updated_at": isotime(row.updated_at),
         "attachments": [attachment_in_volume(row, a) for a in loaded_attachments(row) if a.attach_status == states.ATTACHED],
         "bootable": "true" if row.bootable else "false", "encrypted": False,
-        "links": links(request, ctx, "volumes", row.id), "metadata": dict(row.metadata_ or {}),
+        "links": links(request, ctx, "volumes", row.id), "metadata": visible_metadata(row),
         "multiattach": bool(row.multiattach), "replication_status": None, "snapshot_id": row.snapshot_id,
         "source_volid": row.source_volid, "user_id": row.user_id,
         "volume_type": type_names.get(row.volume_type_id or "", None),
@@ -80,7 +80,7 @@ def volume(request: Request, ctx: RequestContext, row: Any, type_names: dict[str
 def snapshot(request: Request, ctx: RequestContext, row: Any, *, full: bool = True) -> dict[str, Any]:
     view = {"id": row.id, "name": row.name, "description": row.description, "status": row.status,
             "size": row.volume_size, "volume_id": row.volume_id, "created_at": isotime(row.created_at),
-            "updated_at": isotime(row.updated_at), "metadata": dict(row.metadata_ or {})}
+            "updated_at": isotime(row.updated_at), "metadata": visible_metadata(row)}
     if full:
         view["os-extended-snapshot-attributes:progress"] = row.progress
         view["os-extended-snapshot-attributes:project_id"] = row.project_id
@@ -104,7 +104,7 @@ def backup(request: Request, ctx: RequestContext, row: Any, has_dependents: bool
     if at_least(request, "3.18"):
         view["os-backup-project-attr:project_id"] = row.project_id
     if at_least(request, "3.43"):
-        view["metadata"] = dict(row.metadata_ or {})
+        view["metadata"] = visible_metadata(row)
     if at_least(request, "3.51"):
         view["encryption_key_id"] = None
     if at_least(request, "3.56"):
@@ -138,3 +138,15 @@ def attachment(row: Any, volume_row: Any, *, detail: bool = True) -> dict[str, A
         view.update(attached_at=isotime(row.attach_time), detached_at=isotime(row.detach_time),
                     attach_mode=row.attach_mode, connection_info=row.connection_info or {})
     return view
+
+
+VISIBLE_ADMIN_METADATA = ("readonly", "attached_mode")
+
+
+def visible_metadata(row: Any) -> dict[str, str]:
+    """The volume's metadata as Cinder shows it: with the admin metadata every user may see
+    (Cinder's add_visible_admin_metadata: the readonly flag and the attach mode)."""
+    shown = dict(row.metadata_ or {})
+    admin = getattr(row, "admin_metadata", None) or {}
+    shown.update({k: v for k, v in admin.items() if k in VISIBLE_ADMIN_METADATA})
+    return shown
