@@ -227,6 +227,32 @@ stop_cloud() {
     wait "$CLOUD_PID" 2>/dev/null || true
     CLOUD_PID=""
     kill_guests
+    clean_network
+}
+# The Networking agent leaves its bridges, namespaces, dnsmasq and rules when it
+# stops (by design: guests keep their network): those of our own cloud go here.
+clean_network() {
+    [[ -n "${DATA_DIR:-}" && -d "$DATA_DIR/network" ]] || return 0
+    "$PROJECT_PY" - "$DATA_DIR/network" <<'PY' >/dev/null 2>&1 || log "could not clean the cloud's data plane"
+import asyncio, sys
+from monostack.network.dataplane.agent import Agent, AgentConfig
+from monostack.network.dataplane.desired import HostState
+
+async def clean() -> None:
+    agent = Agent(AgentConfig(state_dir=sys.argv[1]))
+    try:
+        await agent.apply(HostState())
+    finally:
+        await agent.close()
+
+asyncio.run(clean())
+PY
+    local link
+    # Compute's taps of the guests killed above and their bridges: down now (a running guest's
+    # tap, of another cloud on this host, is up and stays).
+    for link in $(ip -o link show 2>/dev/null | grep 'state DOWN' | grep -oE '(tap|brq)[0-9a-f-]{11}' | sort -u); do
+        ip link del dev "$link" 2>/dev/null || true
+    done
 }
 # QEMU guests outlive the cloud process by design (as under Nova): kill those
 # of our own cloud (their command line names its data directory).
