@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import os
 import select
+import threading
 from typing import Any
 
 from starlette.responses import Response
@@ -46,17 +47,57 @@ def _sendfile(sock_fd: int, fd: int, offset: int, count: int) -> int:
     poller = select.poll()
     poller.register(sock_fd, select.POLLOUT)
     sent = 0
-    while sent < count:
-        try:
-            n = os.sendfile(sock_fd, fd, offset + sent, min(count - sent, 1 << 30))
-        except BlockingIOError:
-            if not poller.poll(STALL_TIMEOUT * 1000):
-                raise TimeoutError(f"the client took no data for {STALL_TIMEOUT:.0f} s") from None
-            continue
-        if n == 0:
-            raise EOFError(f"the file ended {count - sent} bytes early")
-        sent += n
+    prefetch = _Prefetch(fd, offset, count)
+    try:
+        while sent < count:
+            try:
+                n = os.sendfile(sock_fd, fd, offset + sent, min(count - sent, 1 << 30))
+            except BlockingIOError:
+                if not poller.poll(STALL_TIMEOUT * 1000):
+                    raise TimeoutError(f"the client took no data for {STALL_TIMEOUT:.0f} s") from None
+                continue
+            if n == 0:
+                raise EOFError(f"the file ended {count - sent} bytes early")
+            sent += n
+            prefetch.sent = sent
+    finally:
+        prefetch.stop()
     return sent
+
+
+class _Prefetch:
+    """Reads the file PREFETCH bytes ahead of what is sent, in large reads, on a thread of its own:
+    sendfile on a non-blocking socket reads a cold file a socket buffer at a time, with the disk
+    idle while the client drains it; this keeps the disk reading at its own speed meanwhile."""
+
+    CHUNK = 4 << 20
+    AHEAD = 32 << 20
+
+    def __init__(self, fd: int, offset: int, count: int):
+        self.fd, self.offset, self.count = fd, offset, count
+        self.sent = 0
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="zerocopy-prefetch", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        buffer = bytearray(self.CHUNK)
+        done = 0
+        try:
+            while done < self.count and not self._stopped.is_set():
+                if done - self.sent >= self.AHEAD:
+                    self._stopped.wait(0.002)
+                    continue
+                n = os.preadv(self.fd, [memoryview(buffer)[:min(self.CHUNK, self.count - done)]], self.offset + done)
+                if n <= 0:
+                    return
+                done += n
+        except OSError:  # the transfer reads for itself then
+            return
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join()
 
 
 class _Sender:
