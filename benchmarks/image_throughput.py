@@ -1,23 +1,27 @@
 #!/usr/bin/env python3
 """Image upload/download throughput against the raw speed of the same disk.
 
-In one run, on the filesystem that holds the cloud's data dir:
+In one run, on the filesystem that holds the cloud's data dir, `monostack up` (services
+identity,image; no start-up guest images) on a free port with its data dir there, then
+ROUNDS rounds of, each measured right after its own reference (the disk under /work is a
+virtual disk whose speed drifts several-fold within minutes, so a ratio is taken only between
+measurements of the same moment):
 
-1. raw sequential write: SIZE bytes in 4 MiB writes to a file, then fsync (timed together);
-   raw sequential read: the same file read back in 4 MiB reads after its pages are dropped
-   from the page cache (posix_fadvise DONTNEED: no root needed);
-2. `monostack up` (services identity,image; no start-up guest images) on a free port with its
-   data dir there;
-   upload: PUT /v2/images/{id}/file of SIZE bytes (http.client, Content-Length, 1 MiB
-   sends), while the server's VmRSS is sampled every 20 ms (and VmHWM read at the end);
-   download: GET /v2/images/{id}/file after the image file's pages are dropped, read into one
-   4 MiB buffer and discarded.
+1. raw sequential write: SIZE bytes in 4 MiB writes to a new file, then fsync (timed together);
+   upload: a new image, PUT /v2/images/{id}/file of SIZE bytes (http.client, Content-Length,
+   1 MiB sends) until the 204, while the server's VmRSS is sampled every 20 ms;
+2. raw sequential read: the uploaded image's own file read in 4 MiB reads into one buffer
+   after its pages are dropped from the page cache (posix_fadvise DONTNEED: no root needed),
+   after one untimed such read (the first read of a new file is slow on this virtual disk);
+   download: GET /v2/images/{id}/file after the pages are dropped again, read into one 1 MiB
+   buffer (http.client) and discarded; and the same with curl (to /dev/null) when installed.
 
-Prints MiB/s for each, the ratio to the raw speed, and the server's memory before and
-at its peak during the upload.  The upload includes md5 + sha512 hashing and the fsync
-that the store does before the image turns active.
+Prints the medians in MiB/s, the medians of the per-round ratios to the raw speed, the
+server's memory before and at its peak during the uploads, and the single-core speed of md5
+and sha512 on this machine: the upload hashes every byte with both (Glance's `checksum` and
+`os_hash_value`), which bounds it on a small machine whatever the disk does.
 
-    .venv/bin/python benchmarks/image_throughput.py [--size-mib 1024] [--dir DIR] [--json FILE]
+    .venv/bin/python benchmarks/image_throughput.py [--size-mib 1024] [--rounds 3] [--dir DIR] [--json FILE]
 """
 
 from __future__ import annotations
@@ -34,7 +38,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 
 import yaml
 
@@ -64,8 +67,8 @@ def _blocks(size: int, block: int):
         sent += n
 
 
-def raw_disk(directory: pathlib.Path, size: int) -> tuple[float, float]:
-    path = directory / "raw-disk-test"
+def raw_write(path: pathlib.Path, size: int) -> float:
+    """Bytes per second of SIZE bytes written in 4 MiB writes to a new file, then fsynced."""
     started = time.perf_counter()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
@@ -74,18 +77,36 @@ def raw_disk(directory: pathlib.Path, size: int) -> tuple[float, float]:
         os.fsync(fd)
     finally:
         os.close(fd)
-    write = size / (time.perf_counter() - started)
+    return size / (time.perf_counter() - started)
+
+
+def raw_read(path: pathlib.Path) -> float:
+    """Bytes per second of the file read from the disk (its pages dropped first) in 4 MiB reads."""
     _drop_cache(path)
+    buffer = bytearray(4 * MIB)
+    got = 0
     started = time.perf_counter()
     fd = os.open(path, os.O_RDONLY)
     try:
-        while os.read(fd, 4 * MIB):
-            pass
+        while count := os.readv(fd, [buffer]):
+            got += count
     finally:
         os.close(fd)
-    read = size / (time.perf_counter() - started)
-    path.unlink()
-    return write, read
+    return got / (time.perf_counter() - started)
+
+
+def hash_speeds() -> dict[str, float]:
+    """MiB/s of md5 and of sha512 on one core (what an upload computes over every byte)."""
+    import hashlib
+    data = PATTERN[:16 * MIB]
+    out = {}
+    for name in ("md5", "sha512"):
+        digest = hashlib.new(name)
+        started = time.perf_counter()
+        for _ in range(8):
+            digest.update(data)
+        out[name] = 8 * 16 / (time.perf_counter() - started)
+    return out
 
 
 def _status(pid: int, field: str) -> int:
@@ -112,55 +133,72 @@ def _request(conn: http.client.HTTPConnection, method: str, path: str, token: st
     return response.status, response.read(), dict(response.getheaders())
 
 
-def run(size: int, directory: pathlib.Path) -> dict:
-    results: dict = {"size_bytes": size, "directory": str(directory)}
-    write, read = raw_disk(directory, size)
-    results["raw_write_mib_s"], results["raw_read_mib_s"] = write / MIB, read / MIB
+def _median(values: list[float]) -> float:
+    import statistics
+    return statistics.median(values)
 
-    data_dir = directory / "cloud"
-    port = _free_port()
-    # No guest images: registering them at start-up (building one from Debian packages in a fresh
-    # data dir, then hashing and storing two copies) would run in the measured server during the
-    # measured upload.
-    env = dict(os.environ, MONOSTACK_DEFAULT__SERVICES="identity,image", MONOSTACK_DEFAULT__LOG_LEVEL="WARNING",
-               MONOSTACK_IMAGE__GUEST_IMAGES="false")
-    log = open(directory / "up.log", "wb")
-    server = subprocess.Popen([str(REPO / ".venv/bin/monostack"), "up", "--data-dir", str(data_dir),
-                               "--bind", f"127.0.0.1:{port}"], stdout=log, stderr=subprocess.STDOUT, env=env,
-                              start_new_session=True)
-    try:
+
+class _Cloud:
+    """`monostack up` with identity and image only, and an admin token of its own."""
+
+    def __init__(self, directory: pathlib.Path):
+        self.directory = directory
+        self.data_dir = directory / "cloud"
+        self.port = _free_port()
+        # No guest images: registering them at start-up (building one from Debian packages in a
+        # fresh data dir, then hashing and storing two copies) would run in the measured server.
+        env = dict(os.environ, MONOSTACK_DEFAULT__SERVICES="identity,image", MONOSTACK_DEFAULT__LOG_LEVEL="WARNING",
+                   MONOSTACK_IMAGE__GUEST_IMAGES="false")
+        self.log = open(directory / "up.log", "wb")
+        self.server = subprocess.Popen([str(REPO / ".venv/bin/monostack"), "up", "--data-dir", str(self.data_dir),
+                                        "--bind", f"127.0.0.1:{self.port}"], stdout=self.log,
+                                       stderr=subprocess.STDOUT, env=env, start_new_session=True)
         deadline = time.monotonic() + 120
-        while not (data_dir / "clouds.yaml").exists():
-            if server.poll() is not None or time.monotonic() > deadline:
+        while not (self.data_dir / "clouds.yaml").exists():
+            if self.server.poll() is not None or time.monotonic() > deadline:
+                self.stop()
                 raise RuntimeError(f"monostack up failed: {(directory / 'up.log').read_text()[-2000:]}")
             time.sleep(0.05)
-        auth = yaml.safe_load((data_dir / "clouds.yaml").read_text())["clouds"]["monostack-admin"]["auth"]
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        auth = yaml.safe_load((self.data_dir / "clouds.yaml").read_text())["clouds"]["monostack-admin"]["auth"]
+        self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
         body = json.dumps({"auth": {"identity": {"methods": ["password"], "password": {"user": {
             "name": auth["username"], "domain": {"id": "default"}, "password": auth["password"]}}},
             "scope": {"project": {"name": auth["project_name"], "domain": {"id": "default"}}}}}).encode()
-        status, _, headers = _request(conn, "POST", "/identity/v3/auth/tokens", body=body,
-                                      headers={"Content-Type": "application/json"})
-        token = {k.lower(): v for k, v in headers.items()}["x-subject-token"]
-        status, raw, _ = _request(conn, "POST", "/image/v2/images", token, json.dumps(
+        _, _, headers = _request(self.conn, "POST", "/identity/v3/auth/tokens", body=body,
+                                 headers={"Content-Type": "application/json"})
+        self.token = {k.lower(): v for k, v in headers.items()}["x-subject-token"]
+
+    def stop(self) -> None:
+        os.killpg(self.server.pid, signal.SIGINT)
+        try:
+            self.server.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.server.pid, signal.SIGKILL)
+            self.server.wait()
+        self.log.close()
+
+    def upload(self, size: int) -> tuple[str, float, int]:
+        """A new image with SIZE bytes: its id, bytes per second, and the server's peak VmRSS."""
+        status, raw, _ = _request(self.conn, "POST", "/image/v2/images", self.token, json.dumps(
             {"name": "bench", "disk_format": "raw", "container_format": "bare"}).encode(),
             {"Content-Type": "application/json"})
+        if status != 201:
+            raise RuntimeError(f"image create answered {status}")
         image_id = json.loads(raw)["id"]
-
-        rss_before = _status(server.pid, "VmRSS")
-        peak = [rss_before]
+        peak = [_status(self.server.pid, "VmRSS")]
         sampling = threading.Event()
 
         def sample() -> None:
             while not sampling.is_set():
-                peak[0] = max(peak[0], _status(server.pid, "VmRSS"))
+                peak[0] = max(peak[0], _status(self.server.pid, "VmRSS"))
                 time.sleep(0.02)
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
+        conn = self.conn
         started = time.perf_counter()
         conn.putrequest("PUT", f"/image/v2/images/{image_id}/file")
-        conn.putheader("X-Auth-Token", token)
+        conn.putheader("X-Auth-Token", self.token)
         conn.putheader("Content-Type", "application/octet-stream")
         conn.putheader("Content-Length", str(size))
         conn.endheaders()
@@ -168,44 +206,90 @@ def run(size: int, directory: pathlib.Path) -> dict:
             conn.send(block)
         response = conn.getresponse()
         response.read()
-        upload = size / (time.perf_counter() - started)
+        speed = size / (time.perf_counter() - started)
         sampling.set()
         sampler.join()
         if response.status != 204:
             raise RuntimeError(f"upload answered {response.status}")
-        results["upload_mib_s"] = upload / MIB
-        results["server_rss_before_upload_mib"] = rss_before / MIB
-        results["server_rss_peak_during_upload_mib"] = peak[0] / MIB
-        results["server_vmhwm_mib"] = _status(server.pid, "VmHWM") / MIB
+        return image_id, speed, peak[0]
 
-        _drop_cache(data_dir / "images" / image_id)
+    def file_of(self, image_id: str) -> pathlib.Path:
+        return self.data_dir / "images" / image_id
+
+    def download(self, image_id: str, size: int) -> float:
+        """Bytes per second of the image's data read with http.client into one 1 MiB buffer."""
         started = time.perf_counter()
-        conn.request("GET", f"/image/v2/images/{image_id}/file", headers={"X-Auth-Token": token})
-        response = conn.getresponse()
+        self.conn.request("GET", f"/image/v2/images/{image_id}/file", headers={"X-Auth-Token": self.token})
+        response = self.conn.getresponse()
         received = 0
-        buffer = bytearray(4 * MIB)  # read into one buffer, as the raw read's 4 MiB reads: the client's
-        while count := response.readinto(buffer):  # allocations are not what is measured
+        buffer = bytearray(MIB)  # one buffer: the client's allocations are not what is measured
+        while count := response.readinto(buffer):
             received += count
-        download = received / (time.perf_counter() - started)
+        speed = received / (time.perf_counter() - started)
         if response.status != 200 or received != size:
             raise RuntimeError(f"download answered {response.status} with {received} bytes")
-        results["download_mib_s"] = download / MIB
-        conn.close()
+        return speed
+
+    def curl_download(self, image_id: str, size: int) -> float | None:
+        if not shutil.which("curl"):
+            return None
+        out = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{size_download} %{speed_download}",
+                              "-H", f"X-Auth-Token: {self.token}",
+                              f"http://127.0.0.1:{self.port}/image/v2/images/{image_id}/file"],
+                             capture_output=True, text=True, check=True).stdout.split()
+        if int(float(out[0])) != size:
+            raise RuntimeError(f"curl got {out[0]} bytes of {size}")
+        return float(out[1])
+
+
+def run(size: int, directory: pathlib.Path, rounds: int) -> dict:
+    results: dict = {"size_bytes": size, "directory": str(directory), "rounds": [],
+                     "hash_mib_s_one_core": hash_speeds()}
+    cloud = _Cloud(directory)
+    try:
+        results["server_rss_before_upload_mib"] = _status(cloud.server.pid, "VmRSS") / MIB
+        for _ in range(rounds):
+            one: dict = {}
+            scratch = directory / "raw-disk-test"
+            one["raw_write_mib_s"] = raw_write(scratch, size) / MIB
+            scratch.unlink()
+            image_id, speed, peak = cloud.upload(size)
+            one["upload_mib_s"], one["server_rss_peak_during_upload_mib"] = speed / MIB, peak / MIB
+            path = cloud.file_of(image_id)
+            # Not timed: on this virtual disk the first read of a file just written runs at about
+            # half the speed of the next ones, whoever does it; the raw read and the downloads
+            # that are compared all come after it.
+            raw_read(path)
+            one["raw_read_mib_s"] = raw_read(path) / MIB
+            _drop_cache(path)
+            one["download_mib_s"] = cloud.download(image_id, size) / MIB
+            _drop_cache(path)
+            curl = cloud.curl_download(image_id, size)
+            one["curl_download_mib_s"] = curl / MIB if curl is not None else None
+            status, _, _ = _request(cloud.conn, "DELETE", f"/image/v2/images/{image_id}", cloud.token)
+            if status != 204:
+                raise RuntimeError(f"image delete answered {status}")
+            one["upload_vs_raw_write"] = one["upload_mib_s"] / one["raw_write_mib_s"]
+            one["download_vs_raw_read"] = one["download_mib_s"] / one["raw_read_mib_s"]
+            if curl is not None:
+                one["curl_download_vs_raw_read"] = one["curl_download_mib_s"] / one["raw_read_mib_s"]
+            results["rounds"].append(one)
+            print("  round: " + ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
+                                          for k, v in one.items()), flush=True)
+        results["server_vmhwm_mib"] = _status(cloud.server.pid, "VmHWM") / MIB
     finally:
-        os.killpg(server.pid, signal.SIGINT)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-    results["upload_vs_raw_write"] = results["upload_mib_s"] / results["raw_write_mib_s"]
-    results["download_vs_raw_read"] = results["download_mib_s"] / results["raw_read_mib_s"]
+        cloud.stop()
+    for key in results["rounds"][0]:
+        values = [r[key] for r in results["rounds"] if r.get(key) is not None]
+        if values:
+            results[key] = max(values) if key.startswith("server_rss") else _median(values)
     return results
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-mib", type=int, default=1024, help="image size (default 1024 = 1 GiB)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds (medians are reported; default 3)")
     parser.add_argument("--dir", default=None, help="where the raw test file and the cloud's data dir go "
                                                     "(default: a temporary directory under data/)")
     parser.add_argument("--json", default=None, help="also write the results to this file")
@@ -215,16 +299,21 @@ def main() -> int:
     base.mkdir(parents=True, exist_ok=True)
     directory = pathlib.Path(tempfile.mkdtemp(prefix="bench-image-", dir=base))
     try:
-        results = run(args.size_mib * MIB, directory)
+        results = run(args.size_mib * MIB, directory, args.rounds)
     finally:
         if not args.keep:
             shutil.rmtree(directory, ignore_errors=True)
-    print(f"image throughput, {args.size_mib} MiB, on {results['directory']}")
+    hashes = results["hash_mib_s_one_core"]
+    print(f"image throughput, {args.size_mib} MiB, {args.rounds} rounds (medians), on {results['directory']}")
     print(f"  raw disk   write {results['raw_write_mib_s']:8.1f} MiB/s   read {results['raw_read_mib_s']:8.1f} MiB/s")
-    print(f"  upload           {results['upload_mib_s']:8.1f} MiB/s   ({results['upload_vs_raw_write']:.0%} of raw write)")
+    print(f"  upload           {results['upload_mib_s']:8.1f} MiB/s   ({results['upload_vs_raw_write']:.0%} of raw write; "
+          f"md5 {hashes['md5']:.0f} and sha512 {hashes['sha512']:.0f} MiB/s on one core)")
     print(f"  download         {results['download_mib_s']:8.1f} MiB/s   ({results['download_vs_raw_read']:.0%} of raw read)")
-    print(f"  server RSS       {results['server_rss_before_upload_mib']:.0f} MiB before the upload, "
-          f"{results['server_rss_peak_during_upload_mib']:.0f} MiB peak during it (VmHWM {results['server_vmhwm_mib']:.0f} MiB)")
+    if results.get("curl_download_mib_s"):
+        print(f"  download (curl)  {results['curl_download_mib_s']:8.1f} MiB/s   "
+              f"({results['curl_download_vs_raw_read']:.0%} of raw read)")
+    print(f"  server RSS       {results['server_rss_before_upload_mib']:.0f} MiB before the uploads, "
+          f"{results['server_rss_peak_during_upload_mib']:.0f} MiB peak during them (VmHWM {results['server_vmhwm_mib']:.0f} MiB)")
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     return 0
