@@ -26,6 +26,15 @@ async def test_snapshots(vapi):
     assert (await demo.post(f"/snapshots/{sid}/metadata", json={"metadata": {"x": "y"}})).json()["metadata"] == {
         "m": "1", "x": "y"}
     assert (await demo.delete(f"/snapshots/{sid}/metadata/x")).status_code == 200
+    assert (await demo.delete(f"/snapshots/{sid}/metadata/x")).status_code == 404
+    assert (await demo.get(f"/snapshots/{sid}/metadata/m")).json() == {"meta": {"m": "1"}}
+    assert (await demo.get(f"/snapshots/{sid}/metadata/x")).status_code == 404
+    assert (await demo.put(f"/snapshots/{sid}/metadata/m", json={"meta": {"m": "2"}})).json() == {"meta": {"m": "2"}}
+    assert (await demo.put(f"/snapshots/{sid}/metadata/m", json={"meta": {"n": "2"}})).status_code == 400
+    assert (await demo.put(f"/snapshots/{sid}/metadata", json={"metadata": {"only": "this"}})).json() == {
+        "metadata": {"only": "this"}}
+    assert (await demo.get(f"/snapshots/{sid}/metadata")).json() == {"metadata": {"only": "this"}}
+    assert (await vapi.as_("alt").get(f"/snapshots/{sid}/metadata")).status_code == 404
     assert (await demo.delete(f"/snapshots/{sid}")).status_code == 202
     assert (await demo.get(f"/snapshots/{sid}")).status_code == 404
     assert (await demo.get(f"/snapshots/{second['snapshot']['id']}")).status_code == 200
@@ -130,6 +139,55 @@ async def test_volume_types(vapi):
     assert (await vapi.delete(f"/types/{default['id']}")).status_code == 400
     await vapi.delete(f"/volumes/{volume['id']}")
     assert (await vapi.delete(f"/types/{tid}")).status_code == 202
+
+
+async def test_volume_type_encryption(vapi):
+    tid = (await vapi.post("/types", json={"volume_type": {"name": "luks"}})).json()["volume_type"]["id"]
+    path = f"/types/{tid}/encryption"
+    assert (await vapi.get(path)).json() == {}
+    spec = {"provider": "luks", "control_location": "front-end", "cipher": "aes-xts-plain64", "key_size": "256"}
+    assert (await vapi.as_("demo").post(path, json={"encryption": spec})).status_code == 403
+    for bad in ({"provider": "luks"}, {**spec, "control_location": "middle"}, {**spec, "key_size": "-1"},
+                {**spec, "key_size": "big"}, {**spec, "colour": "red"}):
+        answer = await vapi.post(path, json={"encryption": bad})
+        assert answer.status_code == 400, (bad, answer.text)
+    assert (await vapi.post("/types/no-such-type/encryption", json={"encryption": spec})).status_code == 404
+    created = await vapi.post(path, json={"encryption": spec})
+    assert created.status_code == 200
+    body = created.json()["encryption"]
+    assert body["volume_type_id"] == tid and body["key_size"] == 256 and body["encryption_id"]
+    again = await vapi.post(path, json={"encryption": spec})
+    assert again.status_code == 400 and "already exists" in again.text
+    shown = (await vapi.get(path)).json()
+    assert {k: shown[k] for k in ("volume_type_id", "provider", "control_location", "cipher", "key_size",
+                                  "encryption_id")} == {**spec, "key_size": 256, "volume_type_id": tid,
+                                                        "encryption_id": body["encryption_id"]}
+    assert (await vapi.get(f"{path}/cipher")).json() == {"cipher": "aes-xts-plain64"}
+    assert (await vapi.get(f"{path}/nothing")).status_code == 404
+    updated = await vapi.put(f"{path}/provider", json={"encryption": {"control_location": "back-end", "key_size": 512}})
+    assert updated.status_code == 200 and updated.json() == {"encryption": {"control_location": "back-end",
+                                                                             "key_size": 512}}
+    shown = (await vapi.get(path)).json()
+    assert (shown["control_location"], shown["key_size"], shown["cipher"]) == ("back-end", 512, "aes-xts-plain64")
+    # No key manager here: no volume of the type is made (none that would claim to be encrypted).
+    refused = await vapi.post("/volumes", json={"volume": {"size": 1, "volume_type": tid}})
+    assert refused.status_code == 400 and "key manager" in refused.text
+    assert not [v for v in (await vapi.get("/volumes")).json()["volumes"]]
+    plain = await vapi.volume()
+    assert (await vapi.action(plain["id"], {"os-retype": {"new_type": tid}})).status_code == 400
+    assert (await vapi.delete(f"{path}/provider")).status_code == 202
+    assert (await vapi.get(path)).json() == {}
+    assert (await vapi.delete(f"{path}/provider")).status_code == 404
+    assert (await vapi.put(f"{path}/provider", json={"encryption": {"cipher": "x"}})).status_code == 404
+    # A type in use keeps its encryption as it is.
+    volume = await vapi.volume(volume_type="luks")
+    in_use = await vapi.post(path, json={"encryption": spec})
+    assert in_use.status_code == 400 and "in use" in in_use.text
+    await vapi.delete(f"/volumes/{volume['id']}")
+    await vapi.delete(f"/volumes/{plain['id']}")
+    assert (await vapi.post(path, json={"encryption": spec})).status_code == 200
+    assert (await vapi.delete(f"/types/{tid}")).status_code == 202  # its encryption goes with it
+    assert (await vapi.get(path)).status_code == 404
 
 
 async def test_private_type_access(vapi):

@@ -134,6 +134,21 @@ class VolumeType(Base):
     updated_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(Timestamp)
 
 
+class VolumeTypeEncryption(Base):
+    """A type's encryption specs (Cinder's `encryption` table): volumes of the type would be
+    encrypted by the consumer (front-end) or the backend with a key from a key manager."""
+    __tablename__ = "volume_type_encryption"
+    volume_type_id: orm.Mapped[str] = orm.mapped_column(sa.ForeignKey("volume_types.id", ondelete="CASCADE"),
+                                                        primary_key=True)
+    encryption_id: orm.Mapped[str] = orm.mapped_column(sa.String(36), unique=True)
+    provider: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    cipher: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+    key_size: orm.Mapped[int | None] = orm.mapped_column(sa.Integer)
+    control_location: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(Timestamp, default=utcnow)
+    updated_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(Timestamp)
+
+
 class VolumeTypeAccess(Base):
     __tablename__ = "volume_type_projects"
     volume_type_id: orm.Mapped[str] = orm.mapped_column(sa.ForeignKey("volume_types.id", ondelete="CASCADE"),

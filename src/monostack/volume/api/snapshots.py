@@ -12,7 +12,7 @@ from monostack.common import errors
 from monostack.common.auth import authenticated
 from monostack.common.context import RequestContext
 from monostack.common.http import JSONResponse, run_blocking
-from monostack.volume.api import views
+from monostack.volume.api import metadata, views
 from monostack.volume.api.common import (DESCRIPTION, METADATA, NAME, at_least, authorize, entity, json_body,
                                          next_links, paginate, svc, validate)
 from monostack.volume.service.common import bool_param
@@ -139,66 +139,7 @@ async def snapshot_action(snapshot_id: str, request: Request,
     raise errors.BadRequest("There is no such action in the request body.")
 
 
-# -- metadata ---------------------------------------------------------------------------------
-@router.get("/v3/snapshots/{snapshot_id}/metadata")
-async def get_metadata(snapshot_id: str, request: Request,
-                       ctx: RequestContext = Depends(authenticated)) -> JSONResponse:
-    authorize(request, ctx, "volume:get_snapshot")
-    row = await run_blocking(svc(request).snapshots.get, ctx, snapshot_id)
-    return JSONResponse({"metadata": dict(row.metadata_)})
-
-
-async def _set(request: Request, ctx: RequestContext, snapshot_id: str, replace: bool) -> JSONResponse:
-    authorize(request, ctx, "volume:snapshot_metadata")
-    body = await json_body(request)
-    if not isinstance(body.get("metadata"), dict):
-        raise errors.BadRequest("Malformed request body")
-    result = await run_blocking(svc(request).snapshots.set_metadata, ctx, snapshot_id, body["metadata"],
-                                replace=replace)
-    return JSONResponse({"metadata": result})
-
-
-@router.post("/v3/snapshots/{snapshot_id}/metadata")
-async def add_metadata(snapshot_id: str, request: Request,
-                       ctx: RequestContext = Depends(authenticated)) -> JSONResponse:
-    return await _set(request, ctx, snapshot_id, False)
-
-
-@router.put("/v3/snapshots/{snapshot_id}/metadata")
-async def replace_metadata(snapshot_id: str, request: Request,
-                           ctx: RequestContext = Depends(authenticated)) -> JSONResponse:
-    return await _set(request, ctx, snapshot_id, True)
-
-
-@router.get("/v3/snapshots/{snapshot_id}/metadata/{key}")
-async def get_item(snapshot_id: str, key: str, request: Request,
-                   ctx: RequestContext = Depends(authenticated)) -> JSONResponse:
-    authorize(request, ctx, "volume:get_snapshot")
-    row = await run_blocking(svc(request).snapshots.get, ctx, snapshot_id)
-    if key not in row.metadata_:
-        raise errors.NotFound("Metadata item was not found")
-    return JSONResponse({"meta": {key: row.metadata_[key]}})
-
-
-@router.put("/v3/snapshots/{snapshot_id}/metadata/{key}")
-async def set_item(snapshot_id: str, key: str, request: Request,
-                   ctx: RequestContext = Depends(authenticated)) -> JSONResponse:
-    authorize(request, ctx, "volume:snapshot_metadata")
-    body = await json_body(request)
-    meta = body.get("meta")
-    if not isinstance(meta, dict):
-        raise errors.BadRequest("Malformed request body")
-    if key not in meta:
-        raise errors.BadRequest("Request body and URI mismatch")
-    if len(meta) > 1:
-        raise errors.BadRequest("Request body contains too many items")
-    await run_blocking(svc(request).snapshots.set_metadata, ctx, snapshot_id, meta, replace=False)
-    return JSONResponse({"meta": meta})
-
-
-@router.delete("/v3/snapshots/{snapshot_id}/metadata/{key}")
-async def delete_item(snapshot_id: str, key: str, request: Request,
-                      ctx: RequestContext = Depends(authenticated)) -> Response:
-    authorize(request, ctx, "volume:snapshot_metadata")
-    await run_blocking(svc(request).snapshots.delete_metadata, ctx, snapshot_id, key)
-    return Response(status_code=200)
+# -- metadata (volume/api/metadata.py) --------------------------------------------------------
+metadata.add_routes(router, "snapshots", "snapshot_id", "snapshots", metadata.Rules(
+    read="volume:get_snapshot", create="volume:snapshot_metadata", update="volume:snapshot_metadata",
+    delete="volume:snapshot_metadata"))

@@ -1,5 +1,6 @@
-"""/v3/{project_id}/types: volume types, their extra specs, access to private
-types (os-volume-type-access), and the default type (/types/default)."""
+"""/v3/{project_id}/types: volume types, their extra specs, their encryption specs
+(/types/{id}/encryption), access to private types (os-volume-type-access), and the default
+type (/types/default)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,15 @@ CREATE = {"type": "object", "properties": {
 UPDATE = {"type": "object", "properties": {
     "name": {"type": ["string", "null"], "minLength": 1, "maxLength": 255}, "description": DESCRIPTION,
     "is_public": {"type": ["boolean", "string"]}}, "additionalProperties": False}
+
+# Cinder's schema: a key size is an integer, also when given as a string of digits.
+KEY_SIZE = {"type": ["string", "integer", "null"], "pattern": "^[0-9]+$", "minimum": 0}
+ENCRYPTION = {"type": "object", "properties": {
+    "key_size": KEY_SIZE, "provider": {"type": "string", "minLength": 0, "maxLength": 255},
+    "control_location": {"type": "string", "enum": ["front-end", "back-end"]},
+    "cipher": {"type": ["string", "null"], "minLength": 0, "maxLength": 255}},
+    "required": ["provider", "control_location"], "additionalProperties": False}
+ENCRYPTION_UPDATE = {**ENCRYPTION, "required": []}
 
 
 @router.get("/v3/types")
@@ -139,6 +149,64 @@ async def delete_spec(type_id: str, key: str, request: Request,
                       ctx: RequestContext = Depends(authenticated)) -> Response:
     authorize(request, ctx, "volume_extension:types_manage")
     await run_blocking(svc(request).types.delete_extra_spec, ctx, type_id, key)
+    return Response(status_code=202)
+
+
+# -- encryption specs -------------------------------------------------------------------------------
+def _encryption_body(body: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    spec = entity(body, "encryption")
+    validate(spec, schema)
+    if spec.get("key_size") is not None:
+        spec["key_size"] = int(spec["key_size"])
+    return spec
+
+
+@router.get("/v3/types/{type_id}/encryption")
+async def show_encryption(type_id: str, request: Request,
+                          ctx: RequestContext = Depends(authenticated)) -> JSONResponse:
+    """The type's encryption specs, or {} when it is not encrypted."""
+    authorize(request, ctx, "volume_extension:volume_type_encryption:get")
+    row = await run_blocking(svc(request).types.encryption, ctx, type_id)
+    return JSONResponse(views.encryption(row) if row is not None else {})
+
+
+@router.get("/v3/types/{type_id}/encryption/{key}")
+async def show_encryption_item(type_id: str, key: str, request: Request,
+                               ctx: RequestContext = Depends(authenticated)) -> JSONResponse:
+    authorize(request, ctx, "volume_extension:volume_type_encryption:get")
+    row = await run_blocking(svc(request).types.encryption, ctx, type_id)
+    specs = views.encryption(row) if row is not None else {}
+    if key not in specs:
+        raise errors.NotFound(f"Volume type encryption for type {type_id} does not exist.")
+    return JSONResponse({key: specs[key]})
+
+
+@router.post("/v3/types/{type_id}/encryption")
+async def create_encryption(type_id: str, request: Request,
+                            ctx: RequestContext = Depends(authenticated)) -> JSONResponse:
+    authorize(request, ctx, "volume_extension:volume_type_encryption:create")
+    spec = _encryption_body(await json_body(request), ENCRYPTION)
+    row = await run_blocking(svc(request).types.create_encryption, ctx, type_id, spec)
+    # Cinder answers the body it was given, with the ids it added.
+    return JSONResponse({"encryption": {**spec, "volume_type_id": row.volume_type_id,
+                                        "encryption_id": row.encryption_id}})
+
+
+@router.put("/v3/types/{type_id}/encryption/{encryption_id}")
+async def update_encryption(type_id: str, encryption_id: str, request: Request,
+                            ctx: RequestContext = Depends(authenticated)) -> JSONResponse:
+    """(Cinder ignores the last path segment: a type has one set of encryption specs.)"""
+    authorize(request, ctx, "volume_extension:volume_type_encryption:update")
+    spec = _encryption_body(await json_body(request), ENCRYPTION_UPDATE)
+    await run_blocking(svc(request).types.update_encryption, ctx, type_id, spec)
+    return JSONResponse({"encryption": spec})
+
+
+@router.delete("/v3/types/{type_id}/encryption/{encryption_id}")
+async def delete_encryption(type_id: str, encryption_id: str, request: Request,
+                            ctx: RequestContext = Depends(authenticated)) -> Response:
+    authorize(request, ctx, "volume_extension:volume_type_encryption:delete")
+    await run_blocking(svc(request).types.delete_encryption, ctx, type_id)
     return Response(status_code=202)
 
 

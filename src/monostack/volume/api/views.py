@@ -128,6 +128,14 @@ def volume_type(request: Request, ctx: RequestContext, row: Any, kind: str = "sh
     return view
 
 
+def encryption(row: Any) -> dict[str, Any]:
+    """A type's encryption specs, with the columns Cinder shows (it never soft-deletes them here)."""
+    return {"volume_type_id": row.volume_type_id, "encryption_id": row.encryption_id, "provider": row.provider,
+            "cipher": row.cipher, "key_size": row.key_size, "control_location": row.control_location,
+            "created_at": isotime(row.created_at), "updated_at": isotime(row.updated_at), "deleted": False,
+            "deleted_at": None}
+
+
 def qos(request: Request, ctx: RequestContext, row: Any) -> dict[str, Any]:
     return {"id": row.id, "name": row.name, "consumer": row.consumer, "specs": dict(row.specs or {})}
 

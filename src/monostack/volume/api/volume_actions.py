@@ -16,7 +16,7 @@ from monostack.common.context import RequestContext
 from monostack.common.http import JSONResponse, run_blocking
 from monostack.volume import models, states
 from monostack.volume.api.common import at_least, authorize, isotime, json_body, size_of, svc
-from monostack.volume.service.common import bool_param, get_owned, utcnow
+from monostack.volume.service.common import bool_param
 
 LOG = logging.getLogger(__name__)
 router = APIRouter()

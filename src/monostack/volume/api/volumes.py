@@ -11,7 +11,7 @@ from monostack.common.auth import authenticated
 from monostack.common.context import RequestContext
 from monostack.common.http import JSONResponse, run_blocking
 from monostack.volume import models
-from monostack.volume.api import views
+from monostack.volume.api import metadata, views
 from monostack.volume.api.common import (DESCRIPTION, METADATA, NAME, at_least, authorize, entity, json_body,
                                          next_links, paginate, size_of, svc, validate)
 from monostack.volume.service.common import bool_param
@@ -168,63 +168,7 @@ async def delete_volume(volume_id: str, request: Request, ctx: RequestContext = 
     return Response(status_code=202)
 
 
-# -- metadata ---------------------------------------------------------------------------------
-@router.get("/v3/volumes/{volume_id}/metadata")
-async def get_metadata(volume_id: str, request: Request, ctx: RequestContext = Depends(authenticated)) -> JSONResponse:
-    authorize(request, ctx, "volume:get_volume_metadata")
-    return JSONResponse({"metadata": await run_blocking(svc(request).volumes.metadata, ctx, volume_id)})
-
-
-@router.post("/v3/volumes/{volume_id}/metadata")
-async def add_metadata(volume_id: str, request: Request, ctx: RequestContext = Depends(authenticated)) -> JSONResponse:
-    authorize(request, ctx, "volume:create_volume_metadata")
-    body = await json_body(request)
-    if not isinstance(body.get("metadata"), dict):
-        raise errors.BadRequest("Malformed request body")
-    result = await run_blocking(svc(request).volumes.set_metadata, ctx, volume_id, body["metadata"], replace=False)
-    return JSONResponse({"metadata": result})
-
-
-@router.put("/v3/volumes/{volume_id}/metadata")
-async def replace_metadata(volume_id: str, request: Request,
-                           ctx: RequestContext = Depends(authenticated)) -> JSONResponse:
-    authorize(request, ctx, "volume:update_volume_metadata")
-    body = await json_body(request)
-    if not isinstance(body.get("metadata"), dict):
-        raise errors.BadRequest("Malformed request body")
-    result = await run_blocking(svc(request).volumes.set_metadata, ctx, volume_id, body["metadata"], replace=True)
-    return JSONResponse({"metadata": result})
-
-
-@router.get("/v3/volumes/{volume_id}/metadata/{key}")
-async def get_metadata_item(volume_id: str, key: str, request: Request,
-                            ctx: RequestContext = Depends(authenticated)) -> JSONResponse:
-    authorize(request, ctx, "volume:get_volume_metadata")
-    metadata = await run_blocking(svc(request).volumes.metadata, ctx, volume_id)
-    if key not in metadata:
-        raise errors.NotFound("Metadata item was not found")
-    return JSONResponse({"meta": {key: metadata[key]}})
-
-
-@router.put("/v3/volumes/{volume_id}/metadata/{key}")
-async def set_metadata_item(volume_id: str, key: str, request: Request,
-                            ctx: RequestContext = Depends(authenticated)) -> JSONResponse:
-    authorize(request, ctx, "volume:update_volume_metadata")
-    body = await json_body(request)
-    meta = body.get("meta")
-    if not isinstance(meta, dict):
-        raise errors.BadRequest("Malformed request body")
-    if key not in meta:
-        raise errors.BadRequest("Request body and URI mismatch")
-    if len(meta) > 1:
-        raise errors.BadRequest("Request body contains too many items")
-    await run_blocking(svc(request).volumes.set_metadata, ctx, volume_id, meta, replace=False)
-    return JSONResponse({"meta": meta})
-
-
-@router.delete("/v3/volumes/{volume_id}/metadata/{key}")
-async def delete_metadata_item(volume_id: str, key: str, request: Request,
-                               ctx: RequestContext = Depends(authenticated)) -> Response:
-    authorize(request, ctx, "volume:delete_volume_metadata")
-    await run_blocking(svc(request).volumes.delete_metadata, ctx, volume_id, key)
-    return Response(status_code=200)
+# -- metadata (volume/api/metadata.py) --------------------------------------------------------
+metadata.add_routes(router, "volumes", "volume_id", "volumes", metadata.Rules(
+    read="volume:get_volume_metadata", create="volume:create_volume_metadata",
+    update="volume:update_volume_metadata", delete="volume:delete_volume_metadata"))

@@ -79,6 +79,9 @@ class Snapshots:
             row.updated_at = utcnow()
             return row
 
+    def metadata(self, ctx: RequestContext, snapshot_id: str) -> dict[str, str]:
+        return dict(self.get(ctx, snapshot_id).metadata_)
+
     def set_metadata(self, ctx: RequestContext, snapshot_id: str, metadata: Any, *, replace: bool) -> dict[str, str]:
         metadata = check_metadata(metadata)
         with self.svc.db.writer() as session:

@@ -106,6 +106,7 @@ class Volumes:
             if image is not None:
                 image_metadata = self._check_image(image, size)
             vtype = self._volume_type(session, ctx, spec, snapshot, source)
+            self.svc.types.refuse_encrypted(session, vtype)
             group = None
             if spec.get("group_id"):
                 from monostack.volume.service.groups import get_group
@@ -382,6 +383,7 @@ class Volumes:
                 raise states.InvalidVolume(f"Volume status must be available or in-use to retype (it is "
                                            f"{row.status}).")
             vtype = self.svc.types.find(session, ctx, new_type)
+            self.svc.types.refuse_encrypted(session, vtype)
             if vtype.id == row.volume_type_id:
                 raise errors.BadRequest("Invalid input received: New volume type must be different from the "
                                         "current volume type.")
