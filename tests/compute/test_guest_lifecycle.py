@@ -125,6 +125,12 @@ def test_cli_boot_then_every_action_changes_the_guest(qemu_cloud: RunningCloud, 
     assert f"instance-id {server_id}" in log and "keys installed 1" in log
     assert ssh(qemu_cloud, server_id, key, "hostname").strip() == "vm1"
     nova = Nova(qemu_cloud)
+    # trigger_crash_dump (2.17): an NMI the guest's kernel reports (this guest does not panic on it).
+    assert Nova(qemu_cloud).action(server_id, {"trigger_crash_dump": None}).status_code == 404
+    dumped = len(console(qemu_cloud, server_id))
+    assert Nova(qemu_cloud, version="2.17").action(server_id, {"trigger_crash_dump": None}).status_code == 202
+    wait_console(qemu_cloud, server_id, "NMI received", timeout=60, after=dumped)
+    assert ssh(qemu_cloud, server_id, key, "hostname").strip() == "vm1"
 
     def act(*args: str, status: str) -> None:
         cli(qemu_cloud, "server", *args, server_id)

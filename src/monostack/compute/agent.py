@@ -137,6 +137,7 @@ class ComputeAgent:
             power = guest.power_state if guest is not None else PowerState.NOSTATE
             try:
                 await self._recover(row, power, guest is not None)
+                await self._recover_volumes(uuid)
             except Exception:
                 LOG.exception("could not recover server %s", uuid)
 
@@ -178,6 +179,52 @@ class ComputeAgent:
                                     power_state=int(power))
             return
         await asyncio.to_thread(self.svc.servers.finish, row.uuid, power_state=int(power))
+
+    async def _recover_volumes(self, uuid: str) -> None:
+        """Attaches and detaches the restart interrupted.  An attach (Nova's reserved block device
+        mapping) whose disk reached the running guest is completed, any other is undone, so that no
+        volume stays reserved or attaching and none is attached twice; an attached volume whose
+        disk the running guest lost is plugged in again.  Block Storage's attachments to this
+        server that no mapping names (the API stopped between making one and recording it) go."""
+        volumes = self.svc.volumes
+        row = await asyncio.to_thread(self.svc.servers.by_uuid, uuid)
+        if volumes is None or row is None or row.deleted or row.vm_state == states.BUILDING:
+            return
+        named = set()
+        for bdm in await asyncio.to_thread(self.svc.servers.block_devices, uuid):
+            if bdm.destination_type != "volume" or not bdm.attachment_id:
+                continue
+            named.add(bdm.attachment_id)
+            if bdm.boot_index == 0:  # a root volume's attach belongs to the build
+                continue
+            attachment = await volumes.attachment_get(bdm.attachment_id)
+            present = await self.driver.has_disk(uuid, bdm.volume_id)
+            if attachment is not None and attachment["status"] == "attached":
+                if present is False and bdm.connection_info:
+                    # A detach stopped between the guest letting go and Block Storage hearing of
+                    # it: the volume is still in-use (as Cinder's recovery leaves a detaching
+                    # volume), so the guest gets it back; the user may detach it again.
+                    LOG.warning("attaching volume %s to %s again: its detach was interrupted", bdm.volume_id, uuid)
+                    await self.driver.attach_disk(uuid, volume_api.disk(bdm.volume_id, bdm.connection_info,
+                                                                        bdm.device_name))
+                continue
+            if attachment is not None and present and bdm.connection_info:
+                LOG.warning("completing the interrupted attach of volume %s to %s", bdm.volume_id, uuid)
+                # (idempotent: records the disk's slot when the crash came before the driver did)
+                await self.driver.attach_disk(uuid, volume_api.disk(bdm.volume_id, bdm.connection_info,
+                                                                    bdm.device_name))
+                await volumes.attachment_complete(bdm.attachment_id)
+                continue
+            LOG.warning("undoing the interrupted attach of volume %s to %s", bdm.volume_id, uuid)
+            await self.driver.detach_disk(uuid, bdm.volume_id)  # a node or cold record it left
+            if attachment is not None:
+                await volumes.attachment_delete(bdm.attachment_id)
+            await asyncio.to_thread(self.svc.servers.remove_block_device, bdm.uuid)
+        for attachment in await volumes.attachments_of(uuid):
+            if attachment["id"] not in named:
+                LOG.warning("deleting attachment %s of volume %s: no block device of %s names it",
+                            attachment["id"], attachment["volume_id"], uuid)
+                await volumes.attachment_delete(attachment["id"])
 
     async def sync_power_states(self) -> None:
         """Nova's _sync_power_states: a guest that stopped on its own makes its server SHUTOFF."""

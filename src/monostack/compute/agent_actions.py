@@ -42,6 +42,11 @@ async def start(agent: "ComputeAgent", row: Any, ctx: RequestContext) -> Changes
     return {}
 
 
+async def trigger_crash_dump(agent: "ComputeAgent", row: Any, ctx: RequestContext) -> Changes:
+    await agent.driver.inject_nmi(row.uuid)
+    return {}
+
+
 async def pause(agent: "ComputeAgent", row: Any, ctx: RequestContext) -> Changes:
     await agent.driver.pause(row.uuid)
     return {}

@@ -128,6 +128,25 @@ class VolumeAPI:
             raise errors.BadRequest(f"Invalid volume: {self._message(response)}")
         return response.json()["attachment"]
 
+    async def attachment_get(self, attachment_id: str) -> dict[str, Any] | None:
+        """The attachment (its `status` is Cinder's attach_status), or None when it is gone."""
+        response = await self._call("GET", f"/attachments/{attachment_id}")
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise errors.ServiceUnavailable(f"Block Storage answered {response.status_code}: "
+                                            f"{self._message(response)}")
+        return response.json()["attachment"]
+
+    async def attachments_of(self, server_uuid: str) -> list[dict[str, Any]]:
+        """Every project's attachments to this server (the service is admin)."""
+        response = await self._call("GET", "/attachments/detail",
+                                    params={"instance_id": server_uuid, "all_tenants": "1"})
+        if response.status_code != 200:
+            raise errors.ServiceUnavailable(f"Block Storage answered {response.status_code}: "
+                                            f"{self._message(response)}")
+        return response.json()["attachments"]
+
     async def attachment_update(self, attachment_id: str, connector: dict[str, Any]) -> dict[str, Any]:
         response = await self._call("PUT", f"/attachments/{attachment_id}",
                                     json={"attachment": {"connector": connector}})

@@ -84,3 +84,31 @@ def test_server_metadata_tags_and_actions(nova: Nova) -> None:
     assert action["instanceAction"]["events"]
     assert nova.http.delete(f"/servers/{server_id}").status_code == 204
     nova.wait(server_id, "DELETED")
+
+
+def test_trigger_crash_dump(nova: Nova) -> None:
+    server_id = nova.create(nova.image(), name="nmi").json()["server"]["id"]
+    nova.wait(server_id, "ACTIVE")
+    body = {"trigger_crash_dump": None}
+    assert nova.action(server_id, body).status_code == 404  # before 2.17 there is no such action
+    v217 = {"OpenStack-API-Version": "compute 2.17"}
+    bad = nova.http.post(f"/servers/{server_id}/action", json={"trigger_crash_dump": {"now": True}}, headers=v217)
+    assert bad.status_code == 400
+    assert nova.http.post(f"/servers/{server_id}/action", json=body, headers=v217).status_code == 202
+    deadline = time.monotonic() + 30
+    while True:
+        actions = nova.http.get(f"/servers/{server_id}/os-instance-actions").json()["instanceActions"]
+        dump = next((a for a in actions if a["action"] == "trigger_crash_dump"), None)
+        events = nova.http.get(f"/servers/{server_id}/os-instance-actions/{dump['request_id']}").json()[
+            "instanceAction"]["events"] if dump else []
+        if events and all(e.get("finish_time") for e in events):
+            break
+        assert time.monotonic() < deadline, actions
+        time.sleep(0.2)
+    assert [e["result"] for e in events] == ["Success"], events
+    nova.action(server_id, {"os-stop": None})
+    nova.wait(server_id, "SHUTOFF")
+    stopped = nova.http.post(f"/servers/{server_id}/action", json=body, headers=v217)
+    assert stopped.status_code == 409
+    assert nova.http.delete(f"/servers/{server_id}").status_code == 204
+    nova.wait(server_id, "DELETED")

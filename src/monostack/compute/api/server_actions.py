@@ -366,8 +366,14 @@ async def change_password(request: Request, ctx: RequestContext, row: Any, args:
 
 @action("trigger_crash_dump", "servers:trigger_crash_dump")
 async def trigger_crash_dump(request: Request, ctx: RequestContext, row: Any, args: Any) -> Response:
-    states.check("trigger_crash_dump", row.uuid, row.vm_state, row.task_state)
-    raise errors.Conflict("Triggering a crash dump is not supported by this driver.")
+    """(2.17) An NMI to the guest, on its host: a guest set up for it panics and dumps."""
+    if not at_least(request, "2.17"):
+        raise errors.NotFound("There is no such action: trigger_crash_dump")
+    if args is not None:
+        raise errors.BadRequest("Invalid input for field/attribute trigger_crash_dump. Value: "
+                                f"{args}. {args!r} is not one of [None]")
+    await _act(request, ctx, row, "trigger_crash_dump", "trigger_crash_dump")
+    return _accepted()
 
 
 @action("forceDelete", "os-deferred-delete:force")

@@ -173,6 +173,11 @@ class Driver:
     async def pause(self, uuid: str) -> None:
         raise NotImplementedError
 
+    async def inject_nmi(self, uuid: str) -> None:
+        """A non-maskable interrupt to the guest (Nova's trigger_crash_dump: a guest set up for it
+        panics and writes a crash dump)."""
+        raise NotImplementedError
+
     async def unpause(self, uuid: str) -> None:
         raise NotImplementedError
 
@@ -218,6 +223,11 @@ class Driver:
         raise NotImplementedError
 
     async def detach_disk(self, uuid: str, volume_id: str) -> None:
+        raise NotImplementedError
+
+    async def has_disk(self, uuid: str, volume_id: str) -> bool | None:
+        """Whether the running guest has the volume's device; None when the guest is not running
+        (its disks are then what its next start makes of the block device mappings)."""
         raise NotImplementedError
 
     async def extend_disk(self, uuid: str, volume_id: str, new_size_bytes: int) -> None:

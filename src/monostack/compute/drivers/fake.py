@@ -128,6 +128,11 @@ class FakeDriver(Driver):
         self.calls.append(("reboot_hard" if hard else "reboot_soft", spec.uuid))
         self._boot(self._get(spec.uuid), spec)
 
+    async def inject_nmi(self, uuid: str) -> None:
+        guest = self._get(uuid)
+        self._expect(guest, PowerState.RUNNING, PowerState.PAUSED)
+        self.calls.append(("inject_nmi", uuid))
+
     async def pause(self, uuid: str) -> None:
         guest = self._get(uuid)
         self._expect(guest, PowerState.RUNNING)
@@ -204,6 +209,10 @@ class FakeDriver(Driver):
 
     async def detach_disk(self, uuid: str, volume_id: str) -> None:
         self._get(uuid).disks.pop(volume_id, None)
+
+    async def has_disk(self, uuid: str, volume_id: str) -> bool | None:
+        guest = self.guests.get(uuid)
+        return None if guest is None or guest.power == PowerState.SHUTDOWN else volume_id in guest.disks
 
     def _attached(self, uuid: str, volume_id: str) -> tuple[FakeGuest, Disk]:
         guest = self._get(uuid)

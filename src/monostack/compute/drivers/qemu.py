@@ -401,6 +401,12 @@ class QemuDriver(Driver):
             await self._kill(spec.uuid)
             await self._cold_boot(spec, files)
 
+    async def inject_nmi(self, uuid: str) -> None:
+        self._require(uuid)
+        async with self._lock(uuid):
+            await self._running_pid(uuid)
+            await self._execute(uuid, "inject-nmi")
+
     async def pause(self, uuid: str) -> None:
         self._require(uuid)
         async with self._lock(uuid):
@@ -541,16 +547,31 @@ class QemuDriver(Driver):
         children = await self._execute(uuid, "qom-list", {"path": "/machine/peripheral"})
         return any(child["name"] == dev_id for child in children)
 
+    async def _pci_slots(self, uuid: str) -> dict[str, int]:
+        """The running guest's PCI slots by device id (what QEMU has, whatever our record says)."""
+        buses = await self._execute(uuid, "query-pci")
+        return {d["qdev_id"] or f"#{d['slot']}": d["slot"] for bus in buses for d in bus.get("devices", [])}
+
     async def _hotplug(self, uuid: str, dev: qemu_cmd.Device) -> None:
         files = self.files(uuid)
         state = await self._devices_state(files)
-        slot = state["slots"].get(dev.id) or qemu_cmd.free_slot(set(state["slots"].values()))
-        state["slots"][dev.id] = slot
         if await self._pid(uuid) is None:  # cold: the next start creates it from the spec
+            state["slots"][dev.id] = state["slots"].get(dev.id) or qemu_cmd.free_slot(set(state["slots"].values()))
             await self._save_devices_state(files, state)
             return
-        if await self._present(uuid, dev.id):
+        # A slot QEMU does not use: the record of slots may miss a device whose hot-plug a
+        # crash interrupted after QEMU made it.
+        live = await self._pci_slots(uuid)
+        if dev.id in live:
+            if state["slots"].get(dev.id) != live[dev.id]:
+                state["slots"][dev.id] = live[dev.id]
+                await self._save_devices_state(files, state)
             return
+        used = set(live.values()) | {s for d, s in state["slots"].items() if d != dev.id}
+        slot = state["slots"].get(dev.id)
+        if slot is None or slot in used:
+            slot = qemu_cmd.free_slot(used)
+        state["slots"][dev.id] = slot
         if dev.blockdev is not None and await self._stale_node(uuid, dev.blockdev["node-name"]):
             await self._del_node(uuid, dev.blockdev["node-name"])  # left by a detach QEMU had not finished
         async with qmp.session(files.qmp_sock) as s:
@@ -628,6 +649,11 @@ class QemuDriver(Driver):
         self._require(uuid)
         async with self._lock(uuid):
             await self._unplug(uuid, qemu_cmd.volume_device_id(volume_id), node=qemu_cmd.volume_node(volume_id))
+
+    async def has_disk(self, uuid: str, volume_id: str) -> bool | None:
+        if await self._pid(uuid) is None:
+            return None
+        return await self._present(uuid, qemu_cmd.volume_device_id(volume_id))
 
     async def _block_node(self, uuid: str, node: str) -> dict[str, Any] | None:
         nodes = await self._execute(uuid, "query-named-block-nodes", {"flat": True})
