@@ -40,6 +40,7 @@ from monostack.identity.bootstrap import Bootstrap, clouds_yaml, load_passwords,
 from monostack.identity.service import IdentityService
 from monostack.identity.validator import LocalValidator
 from monostack.services import CatalogEntry, ServicePlugin
+from monostack.services import START_ORDER
 from monostack.services import load as load_service
 
 LOG = logging.getLogger(__name__)
@@ -89,6 +90,10 @@ def parse_bind(bind: str) -> tuple[str, int]:
     return host or "127.0.0.1", port
 
 
+def _start_rank(name: str) -> int:
+    return START_ORDER.index(name) if name in START_ORDER else len(START_ORDER)
+
+
 class Cloud:
     def __init__(self, conf: Config):
         self.conf = conf
@@ -105,8 +110,8 @@ class Cloud:
         self.server: _Server | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         # Every configured service but Identity, which is built in.
-        self.plugins: list[ServicePlugin] = [load_service(name) for name in conf.default.services
-                                             if name != "identity"]
+        self.plugins: list[ServicePlugin] = [load_service(name) for name in sorted(
+            (n for n in conf.default.services if n != "identity"), key=_start_rank)]
 
     def database(self, service: str) -> Database:
         url = self.conf.database_url(service)

@@ -60,6 +60,11 @@ REGISTRY: dict[str, str] = {
     "volume": "monostack.volume.plugin:VolumePlugin",
 }
 
+# The order services prepare and start in (and stop in reverse), whatever order the
+# configuration names them in: Compute's agent starts after Block Storage's managers, since its
+# start-up reconcile finishes or undoes volume attaches a restart interrupted.
+START_ORDER = ("image", "placement", "volume", "compute", "network", "object")
+
 
 def load(name: str) -> ServicePlugin:
     if name not in REGISTRY:

@@ -132,14 +132,19 @@ class ComputeAgent:
             await self.driver.destroy(uuid)
             if row is not None and row.deleted:
                 await self.placement.delete_allocations(uuid)
+        named: dict[str, set[str]] = {}
         for uuid, row in servers.items():
             guest = guests.get(uuid)
             power = guest.power_state if guest is not None else PowerState.NOSTATE
             try:
                 await self._recover(row, power, guest is not None)
-                await self._recover_volumes(uuid)
+                named[uuid] = await self._recover_volumes(uuid)
             except Exception:
                 LOG.exception("could not recover server %s", uuid)
+        try:
+            await self._drop_unnamed_attachments(named)
+        except Exception:
+            LOG.exception("could not look for attachments the restart left unrecorded")
 
     async def _recover(self, row: Any, power: PowerState, exists: bool) -> None:
         task = row.task_state
@@ -180,17 +185,16 @@ class ComputeAgent:
             return
         await asyncio.to_thread(self.svc.servers.finish, row.uuid, power_state=int(power))
 
-    async def _recover_volumes(self, uuid: str) -> None:
+    async def _recover_volumes(self, uuid: str) -> set[str]:
         """Attaches and detaches the restart interrupted.  An attach (Nova's reserved block device
         mapping) whose disk reached the running guest is completed, any other is undone, so that no
         volume stays reserved or attaching and none is attached twice; an attached volume whose
-        disk the running guest lost is plugged in again.  Block Storage's attachments to this
-        server that no mapping names (the API stopped between making one and recording it) go."""
+        disk the running guest lost is plugged in again.  The attachments its mappings name."""
         volumes = self.svc.volumes
         row = await asyncio.to_thread(self.svc.servers.by_uuid, uuid)
+        named: set[str] = set()
         if volumes is None or row is None or row.deleted or row.vm_state == states.BUILDING:
-            return
-        named = set()
+            return named
         for bdm in await asyncio.to_thread(self.svc.servers.block_devices, uuid):
             if bdm.destination_type != "volume" or not bdm.attachment_id:
                 continue
@@ -220,11 +224,20 @@ class ComputeAgent:
             if attachment is not None:
                 await volumes.attachment_delete(bdm.attachment_id)
             await asyncio.to_thread(self.svc.servers.remove_block_device, bdm.uuid)
-        for attachment in await volumes.attachments_of(uuid):
-            if attachment["id"] not in named:
-                LOG.warning("deleting attachment %s of volume %s: no block device of %s names it",
-                            attachment["id"], attachment["volume_id"], uuid)
-                await volumes.attachment_delete(attachment["id"])
+        return named
+
+    async def _drop_unnamed_attachments(self, named: dict[str, set[str]]) -> None:
+        """Unfinished attachments (reserved or attaching) to servers of this host that no block
+        device mapping names: the API stopped between making one and recording it."""
+        if self.svc.volumes is None or not named:
+            return
+        for status in ("reserved", "attaching"):
+            for attachment in await self.svc.volumes.attachments(status):
+                server = attachment.get("instance")
+                if server in named and attachment["id"] not in named[server]:
+                    LOG.warning("deleting attachment %s of volume %s: no block device of %s names it",
+                                attachment["id"], attachment["volume_id"], server)
+                    await self.svc.volumes.attachment_delete(attachment["id"])
 
     async def sync_power_states(self) -> None:
         """Nova's _sync_power_states: a guest that stopped on its own makes its server SHUTOFF."""

@@ -138,10 +138,9 @@ class VolumeAPI:
                                             f"{self._message(response)}")
         return response.json()["attachment"]
 
-    async def attachments_of(self, server_uuid: str) -> list[dict[str, Any]]:
-        """Every project's attachments to this server (the service is admin)."""
-        response = await self._call("GET", "/attachments/detail",
-                                    params={"instance_id": server_uuid, "all_tenants": "1"})
+    async def attachments(self, status: str) -> list[dict[str, Any]]:
+        """Every project's attachments in this attach status (the service is admin)."""
+        response = await self._call("GET", "/attachments/detail", params={"status": status, "all_tenants": "1"})
         if response.status_code != 200:
             raise errors.ServiceUnavailable(f"Block Storage answered {response.status_code}: "
                                             f"{self._message(response)}")
