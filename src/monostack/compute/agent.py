@@ -229,7 +229,7 @@ class ComputeAgent:
     async def _drop_unnamed_attachments(self, named: dict[str, set[str]]) -> None:
         """Unfinished attachments (reserved or attaching) to servers of this host that no block
         device mapping names: the API stopped between making one and recording it."""
-        if self.svc.volumes is None or not named:
+        if self.svc.volumes is None or not named or not await self.svc.volumes.available():
             return
         for status in ("reserved", "attaching"):
             for attachment in await self.svc.volumes.attachments(status):
