@@ -18,8 +18,9 @@ from monostack.compute.drivers import accelerator, kvm_probe, process
 
 
 @pytest.fixture(autouse=True)
-def fresh_cache(monkeypatch: pytest.MonkeyPatch):
+def fresh_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path):
     kvm_probe.forget()
+    monkeypatch.setenv("MONOSTACK_RUNTIME_DIR", str(tmp_path / "run"))  # this test's own per-boot memory
     monkeypatch.delenv("MONOSTACK_COMPUTE__ACCELERATOR", raising=False)
     monkeypatch.setattr(kvm_probe, "kvm_device_usable", lambda: True)  # the probe must boot, whatever the host
     yield
@@ -80,6 +81,23 @@ async def test_probe_is_cached_per_process(tmp_path: pathlib.Path, monkeypatch: 
     assert await accelerator() == "tcg"
     assert await accelerator() == "tcg"
     assert len(runs(tmp_path)) == 1
+
+
+async def test_probe_is_remembered_for_this_boot(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A restarted cloud (a new process) does not wait for a hanging KVM probe again."""
+    qemu = fake_qemu(tmp_path, "exec sleep 60")
+    monkeypatch.setenv("MONOSTACK_COMPUTE__QEMU_BINARY", str(qemu))
+    monkeypatch.setenv("MONOSTACK_COMPUTE__ACCEL_PROBE_TIMEOUT", "1")
+    assert await accelerator() == "tcg"
+    kvm_probe.forget()  # as a new process
+    started = time.monotonic()
+    assert await accelerator() == "tcg"
+    assert time.monotonic() - started < 0.5 and len(runs(tmp_path)) == 1
+    qemu.write_text(qemu.read_text().replace("exec sleep 60", "echo MONOSTACK-ACCEL-PROBE-OK; exit 99"))
+    os.utime(qemu, ns=(time.time_ns(), time.time_ns() + 10**9))  # another QEMU binary: probed anew
+    kvm_probe.forget()
+    assert await accelerator() == "kvm"
+    assert len(runs(tmp_path)) == 2
 
 
 @pytest.mark.parametrize("forced", ["kvm", "tcg"])

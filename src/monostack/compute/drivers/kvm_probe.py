@@ -10,15 +10,21 @@ writes a marker to the serial port and exits QEMU through isa-debug-exit.
 KVM is used only when that finishes within the timeout with the CPU model
 guests get under KVM (-cpu host); otherwise TCG.
 
-The result is cached per process and per QEMU binary. `[compute] accelerator`
+The result is cached per process and per QEMU binary, and in a file per boot of the host
+(`/run/monostack` for root, else the temp dir; MONOSTACK_RUNTIME_DIR to choose): where KVM hangs,
+the probe waits its whole timeout, and a restart of the cloud should not pay that again.
+Delete the file when the host's KVM changes. `[compute] accelerator`
 (env MONOSTACK_COMPUTE__ACCELERATOR) = kvm or tcg skips the probe.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
+import pathlib
+import shutil
 import tempfile
 import weakref
 from typing import Any
@@ -123,8 +129,48 @@ async def accelerator(conf: Any = None) -> str:
     lock = _LOCKS.setdefault(asyncio.get_running_loop(), asyncio.Lock())  # one probe at a time
     async with lock:
         if qemu not in _CACHE:
-            _CACHE[qemu] = await probe_accelerator(qemu, float(option(conf, "accel_probe_timeout")))
+            remembered = await asyncio.to_thread(_boot_cache_file, qemu)
+            found = await asyncio.to_thread(_read, remembered) if remembered else None
+            if found in ("kvm", "tcg"):
+                LOG.info("accelerator: %s (probed earlier in this boot of the host: %s)", found, remembered)
+                _CACHE[qemu] = found
+            else:
+                _CACHE[qemu] = await probe_accelerator(qemu, float(option(conf, "accel_probe_timeout")))
+                if remembered:
+                    await asyncio.to_thread(_write, remembered, _CACHE[qemu])
         return _CACHE[qemu]
+
+
+def _boot_cache_file(qemu: str) -> pathlib.Path | None:
+    """Where this boot's probe result for this QEMU binary is kept (None: cannot tell the boot or
+    the binary, so no file)."""
+    try:
+        boot_id = pathlib.Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        binary = os.path.realpath(shutil.which(qemu) or qemu)
+        stamp = os.stat(binary).st_mtime_ns
+    except OSError:
+        return None
+    base = os.environ.get("MONOSTACK_RUNTIME_DIR") or (
+        "/run/monostack" if os.geteuid() == 0 else os.path.join(tempfile.gettempdir(), f"monostack-{os.geteuid()}"))
+    key = hashlib.sha256(f"{boot_id} {binary} {stamp}".encode()).hexdigest()[:16]
+    return pathlib.Path(base) / f"accelerator-{key}"
+
+
+def _read(path: pathlib.Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
+
+
+def _write(path: pathlib.Path, value: str) -> None:
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(value + "\n")
+        os.replace(tmp, path)
+    except OSError as err:  # a read-only runtime dir: the next start probes again
+        LOG.debug("could not remember the accelerator in %s: %s", path, err)
 
 
 def forget() -> None:
