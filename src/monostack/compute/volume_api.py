@@ -94,14 +94,18 @@ class VolumeAPI:
         except Exception:
             return response.text[:200]
 
+    def _body(self, response: httpx.Response, key: str) -> Any:
+        """`key` of a 200 answer's body; any other status is Block Storage being unavailable."""
+        if response.status_code != 200:
+            raise errors.ServiceUnavailable(f"Block Storage answered {response.status_code}: "
+                                            f"{self._message(response)}")
+        return response.json()[key]
+
     async def get(self, volume_id: str, ctx: Any = None) -> dict[str, Any]:
         response = await self._call("GET", f"/volumes/{volume_id}", ctx=ctx)
         if response.status_code == 404:
             raise errors.NotFound(f"Volume {volume_id} could not be found.")
-        if response.status_code != 200:
-            raise errors.ServiceUnavailable(f"Block Storage answered {response.status_code}: "
-                                            f"{self._message(response)}")
-        return response.json()["volume"]
+        return self._body(response, "volume")
 
     def check_attachable(self, volume: dict[str, Any], server_uuid: str) -> None:
         """Nova's check_availability_zone/check_attach: 400 unless it can be attached here."""
@@ -133,18 +137,12 @@ class VolumeAPI:
         response = await self._call("GET", f"/attachments/{attachment_id}")
         if response.status_code == 404:
             return None
-        if response.status_code != 200:
-            raise errors.ServiceUnavailable(f"Block Storage answered {response.status_code}: "
-                                            f"{self._message(response)}")
-        return response.json()["attachment"]
+        return self._body(response, "attachment")
 
     async def attachments(self, status: str) -> list[dict[str, Any]]:
         """Every project's attachments in this attach status (the service is admin)."""
         response = await self._call("GET", "/attachments/detail", params={"status": status, "all_tenants": "1"})
-        if response.status_code != 200:
-            raise errors.ServiceUnavailable(f"Block Storage answered {response.status_code}: "
-                                            f"{self._message(response)}")
-        return response.json()["attachments"]
+        return self._body(response, "attachments")
 
     async def attachment_update(self, attachment_id: str, connector: dict[str, Any]) -> dict[str, Any]:
         response = await self._call("PUT", f"/attachments/{attachment_id}",
