@@ -214,9 +214,10 @@ class ComputeAgent:
                 continue
             if attachment is not None and present and bdm.connection_info:
                 LOG.warning("completing the interrupted attach of volume %s to %s", bdm.volume_id, uuid)
-                # (idempotent: records the disk's slot when the crash came before the driver did)
-                await self.driver.attach_disk(uuid, volume_api.disk(bdm.volume_id, bdm.connection_info,
-                                                                    bdm.device_name))
+                # The connector again (Block Storage's recovery puts an attaching attachment back to
+                # reserved), then the driver (idempotent: it records the disk's slot when the crash
+                # came before it did).
+                await self.driver.attach_disk(uuid, await self.connect_volume(bdm))
                 await volumes.attachment_complete(bdm.attachment_id)
                 continue
             LOG.warning("undoing the interrupted attach of volume %s to %s", bdm.volume_id, uuid)
