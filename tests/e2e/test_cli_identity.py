@@ -311,7 +311,7 @@ def test_application_credential_authenticates(cloud, api):
     token = osc(cloud, "--os-auth-url", cloud.auth_url, "--os-identity-api-version", "3",
                 "--os-auth-type", "v3applicationcredential",
                 "--os-application-credential-id", app_cred_id,
-                "--os-application-credential-secret", secret,
+                f"--os-application-credential-secret={secret}",  # a secret may begin with "-"
                 "token", "issue", "-f", "json", os_cloud=None).json()
     validated = api.get("/auth/tokens", headers={"X-Subject-Token": token["id"]})
     assert validated.status_code == 200

@@ -347,7 +347,9 @@ def test_openstack_cli(cloud):
     assert cred["name"] == name and cred["secret"]
     issued = subprocess.run(cli + ["--os-auth-type", "v3applicationcredential", "--os-auth-url", cloud.auth_url,
                                    "--os-application-credential-id", cred["id"],
-                                   "--os-application-credential-secret", cred["secret"],
+                                   # "=" form: a random secret may begin with "-", which argparse
+                                   # would take for an option.
+                                   f"--os-application-credential-secret={cred['secret']}",
                                    "--os-identity-api-version", "3", "token", "issue", "-f", "json"],
                             env=env, capture_output=True, text=True, timeout=120)
     assert issued.returncode == 0, issued.stderr
