@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# System packages Monostack needs, installed with apt only when missing.
+# System packages Monostack needs (with --test: and its tests), installed with apt only when missing.
 set -euo pipefail
 need=()
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
@@ -15,6 +15,12 @@ command -v dnsmasq >/dev/null || need+=(dnsmasq-base)  # ... DHCP per network
 command -v nft >/dev/null || need+=(nftables)  # ... security groups, NAT
 command -v radvd >/dev/null || need+=(radvd)  # ... IPv6 router advertisements
 command -v arping >/dev/null || need+=(iputils-arping)  # ... gratuitous ARP for floating IPs
+if [ "${1:-}" = "--test" ]; then  # what the tests' guests and checks use besides the cloud's own needs
+    command -v ssh >/dev/null || need+=(openssh-client)
+    command -v ping >/dev/null || need+=(iputils-ping)
+    command -v busybox >/dev/null || need+=(busybox)  # udhcpc: the data plane tests' DHCP client
+    command -v dhcpcd >/dev/null || need+=(dhcpcd-base)  # ... and their DHCPv6 client
+fi
 if [ ${#need[@]} -gt 0 ]; then
     SUDO=$([ "$(id -u)" = 0 ] && echo "" || echo sudo)
     $SUDO apt-get update -qq

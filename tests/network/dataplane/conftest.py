@@ -100,6 +100,17 @@ class Scope:
                 lease[k] = v
         return lease
 
+    def dhcp6(self, ns: str) -> dict[str, str]:
+        """Run dhcpcd for DHCPv6 in the guest in test mode (it configures nothing, its hook prints
+        what the server offered); the variables of the first answer with DNS servers."""
+        out = self.tmp / f"{ns}.lease6"
+        hook = self.tmp / "dhcpcd-hook.sh"
+        hook.write_text(f'#!/bin/sh\n[ -n "$new_dhcp6_name_servers" ] && env > {out}\nexit 0\n')
+        hook.chmod(0o755)
+        subprocess.run(["ip", "netns", "exec", ns, "dhcpcd", "-6", "-T", "-1", "-t", "40", "-f", "/dev/null", "-o", "dhcp6_name_servers",
+                        "-c", str(hook), "eth0"], check=True, capture_output=True, timeout=60)
+        return dict(line.split("=", 1) for line in out.read_text().splitlines() if "=" in line)
+
     def spawn(self, *argv: str) -> subprocess.Popen:
         proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.procs.append(proc)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from monostack.network.dataplane.desired import HostState
+from monostack.network.dataplane.desired import (FixedIP, HostState, Router, RouterInterface,
+                                                 SecurityGroupRule, Subnet)
 
 from .builders import dhcp_port, network, open_group, port
 from .conftest import in_ns
@@ -50,3 +51,33 @@ async def test_new_port_reaches_running_dnsmasq_by_reload(scope, agent):
     assert f"dnsmasq {net.id} reloaded" in changes and not any("started" in c for c in changes)
     assert open(agent.config.state_dir + f"/dhcp/{net.id}/pid").read().strip() == pid
     assert scope.dhcp(g2)["ip"] == "10.63.0.12"
+
+
+@pytest.mark.parametrize("mode", ["dhcpv6-stateful", "dhcpv6-stateless"])
+async def test_dhcpv6_gives_the_port_its_address_or_only_options(scope, agent, mode):
+    """The router's advertisements say "managed" (stateful) or "other config" (stateless):
+    dnsmasq hands the guest the port's own IPv6 address (not one SLAAC would form), or only the
+    options, with the subnet's DNS server."""
+    net = network(scope, cidr="10.61.0.0/24")
+    v6 = Subnet(id=scope.id(), cidr="fd00:61::/64", gateway_ip="fd00:61::1", ip_version=6,
+                ipv6_ra_mode=mode, ipv6_address_mode=mode, dns_nameservers=["fd00:61::53"])
+    net.subnets.append(v6)
+    group = open_group(scope)
+    group.rules.append(SecurityGroupRule(id="r-egress6", direction="egress", ethertype="IPv6"))
+    p1 = port(scope, net, 11, sgs=[group.id])
+    p1.fixed_ips.append(FixedIP(v6.id, "fd00:61::11"))
+    dhcp = dhcp_port(scope, net)
+    dhcp.fixed_ips.append(FixedIP(v6.id, "fd00:61::2"))
+    g1 = scope.guest(p1.id, p1.mac_address)
+    qr_port, qr_mac = scope.id(), scope.mac()
+    router = Router(id=scope.id(), interfaces=[
+        RouterInterface(port_id=qr_port, network_id=net.id, subnet_id=v6.id, ip_address="fd00:61::1",
+                        mac_address=qr_mac)])
+    state = HostState(networks=[net], ports=[p1, dhcp], security_groups=[group], routers=[router])
+    await agent.apply(state)
+    lease = scope.dhcp6(g1)
+    assert lease.get("new_dhcp6_name_servers") == "fd00:61::53", lease
+    if mode == "dhcpv6-stateful":
+        assert lease.get("new_dhcp6_ia_na1_ia_addr1") == "fd00:61::11", lease
+    else:
+        assert not any(k.startswith("new_dhcp6_ia_na") for k in lease), lease

@@ -99,6 +99,7 @@ def test_router_nat():
     assert "ip daddr 172.24.4.20 dnat to 10.0.0.11" in nat
     assert 'oifname "qg-ggggggggggg" ip saddr 10.0.0.11 snat to 172.24.4.20' in nat
     assert 'oifname "qg-ggggggggggg" ip saddr 10.0.0.0/24 snat to 172.24.4.10' in nat
+    assert 'oifname != "qg-ggggggggggg" ct status dnat snat to 172.24.4.10' in nat  # hairpin
     r.external_gateway.enable_snat = False
     assert "snat to 172.24.4.10" not in router.render_nat(r, state)
 

@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from monostack.network.dataplane import names
+from monostack.network.dataplane import router as router_plane
 from monostack.network.dataplane.desired import (ExternalGateway, FloatingIP, HostState, Router,
                                                  RouterInterface, SecurityGroupRule)
 
@@ -101,6 +103,9 @@ async def test_snat_and_floating_ip(scope, agent):
             time.sleep(0.1)
     else:
         raise AssertionError("the guest's server never answered through the floating IP")
+    # A guest on the same network reaches it through its floating IP too (hairpin through the
+    # router: the DNATed connection leaves SNATed to the gateway, so the answer comes back the same way).
+    assert in_ns(g2, "python3", "-c", CLIENT, fip_ip).stdout.strip() == "hello"
 
     # Disassociating the floating IP takes the address and the rules away.
     router.floating_ips = []
@@ -110,6 +115,35 @@ async def test_snat_and_floating_ip(scope, agent):
     ns = "qrouter-" + router.id
     assert fip_ip not in in_ns(ns, "ip", "addr").stdout
     assert fip_ip not in in_ns(ns, "nft", "list", "ruleset").stdout
+
+
+async def test_a_floating_ip_is_announced_by_gratuitous_arp(scope, agent):
+    """A floating IP that moves to another router (another MAC): the router's gratuitous ARP
+    updates the host's stale neighbour entry before any traffic asks for it."""
+    ext, _ = external(scope)
+    ext_net = ipaddress.ip_network(ext.subnets[0].cidr)
+    gw_ip, fip_ip = str(ext_net[10]), str(ext_net[20])
+    net = network(scope, cidr="10.54.0.0/24")
+    p1 = port(scope, net, 11)
+    gateway_mac = scope.mac()
+    router = Router(
+        id=scope.id(),
+        interfaces=[RouterInterface(port_id=scope.id(), network_id=net.id, subnet_id=net.subnets[0].id,
+                                    ip_address="10.54.0.1", mac_address=scope.mac())],
+        external_gateway=ExternalGateway(port_id=scope.id(), network_id=ext.id, subnet_id=ext.subnets[0].id,
+                                         ip_address=gw_ip, mac_address=gateway_mac, enable_snat=True))
+    state = HostState(networks=[ext, net], ports=[p1], routers=[router])
+    await agent.apply(state)
+    bridge = names.bridge(ext.id)
+    old_mac = "fa:16:3e:00:00:99"  # where the address was before (another router's gateway)
+    sh("ip", "neigh", "replace", fip_ip, "lladdr", old_mac, "dev", bridge, "nud", "stale")
+
+    router.floating_ips = [FloatingIP(id=scope.id(), floating_ip_address=fip_ip, fixed_ip_address="10.54.0.11",
+                                      port_id=p1.id)]
+    await agent.apply(state)
+    await router_plane.drain()
+    entry = json.loads(sh("ip", "-j", "neigh", "show", fip_ip, "dev", bridge).stdout)
+    assert entry and entry[0]["lladdr"] == gateway_mac, entry
 
 
 async def test_same_cidr_networks_stay_apart(scope, agent):

@@ -51,6 +51,11 @@ def render_nat(router: Router, state: HostState) -> str:
                     internal.add(str(ipaddress.ip_network(sub.cidr, strict=False)))
             if internal:
                 lines.append(f"    oifname {qg} ip saddr {nft.anon_set(internal)} snat to {gw.ip_address}")
+            if fips:
+                # Hairpin: a guest reaching a floating IP from inside (DNATed, leaving by an internal
+                # interface) is SNATed to the gateway address, so the answer comes back through the
+                # router and is un-NATed (Neutron's "--ctstate DNAT -j SNAT" rule).
+                lines.append(f"    oifname != {qg} ct status dnat snat to {gw.ip_address}")
     lines.append("  }")
     return "\n".join(lines) + "\n"
 
