@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Block Storage: a volume from a 1 GiB image against `qemu-img convert`, attach/detach
-latency on a running QEMU guest, and write speed through QEMU's block layer against the disk.
+latency on a running QEMU guest, and a sequential write inside the guest to an attached volume
+against the host disk.
 
 One run starts `monostack up` (services identity,image,placement,compute,volume; the QEMU
 driver; guest images on, `monostack-guest` from MONOSTACK_GUEST_CACHE, default
@@ -13,29 +14,39 @@ under data/, then:
     GET .../volumes/{id} says `available` (polled every 50 ms).  Against: `qemu-img convert
     -f raw -O qcow2` of the same file into the same directory as the cloud's volumes (what
     the file driver does; once with qemu-img's defaults, once with the driver's `-W -m 16`),
-    followed by a sync of the target (the driver's convert flushes its target too).
-(b) attach/detach: a server from monostack-guest, flavor m1.tiny, networks "none"
-    (microversion 2.37), waited until its login prompt is on the console (hot-plug needs the
-    booted guest's ACPI handling); then ROUNDS times: POST /compute/v2.1/servers/{id}/
-    os-volume_attachments until the volume is `in-use`, DELETE until it is `available`
-    (volume polled every 50 ms).  Also: when the guest's disk watcher printed "disk vdX
-    added"/"removed" on the console (it polls /sys/block once a second, so +-1 s).
-(c) write speed: the guest has no network and its login user is not root (no sudo in the
-    image), so a dd inside the guest cannot be driven reliably.  Measured instead, on the
-    host, with the volume detached: `qemu-io` writing WRITE_MIB in 4 MiB writes then a
-    flush, through QEMU's block layer with the options the compute driver hot-plugs
-    volumes with (qcow2 over the file protocol, cache writeback = QEMU's default), (1) over
-    the volume's own file (clusters already allocated by the image copy) and (2) into a new
-    empty qcow2 in the same directory (cluster allocation on the way); against the host:
-    the same number of bytes in 4 MiB os.write()s to a new file there, then fsync, and the
-    same over that file again in place (no block allocation: the counterpart of (1)).
-    (a) also creates a second volume from the same image (now in the volume host's image
-    cache: no download) and times a client GET of the image file, to split the first time.
+    followed by a sync of the target (the driver's convert flushes its target too).  Then a
+    second volume from the same image (now in the volume host's image cache: no download) and
+    a client GET of the image file, to split the first time.
+(b) attach/detach: a server from monostack-guest, flavor m1.tiny, networks "auto" (microversion
+    2.37; without a Networking service that is one QEMU user-mode NIC whose hostfwd forwards a
+    loopback port to the guest's port 22 -- networks "none" would give no NIC and no forward) and
+    a keypair, waited until its login prompt is on the console (hot-plug needs the booted
+    guest's ACPI handling); then ROUNDS times: POST /compute/v2.1/servers/{id}/
+    os-volume_attachments until the volume is `in-use`, DELETE until it is `available` (volume
+    polled every 50 ms).  Also: when the guest's disk watcher printed "disk vdX added"/"removed"
+    on the console (it polls /sys/block once a second, so +-1 s).
+(c) sequential write inside the guest against the host disk: a new empty volume of
+    WRITE_VOLUME_GB is attached to the server; over SSH as root (127.0.0.1, the port in the
+    instance's guest.json) the guest runs `dd if=/dev/zero of=/dev/vdX bs=4M count=WRITE_MIB/4
+    oflag=direct conv=fsync` (busybox dd; O_DIRECT past the guest's page cache, the fsync is a
+    virtio flush, an fdatasync of the qcow2 on the host: QEMU's default writeback cache; the disk
+    is found by its virtio serial = the volume id; zeroes are written as data, the driver does
+    not set detect-zeroes).  Timed in the guest (/proc/uptime right before and after dd) and on
+    the host (arrival of those two lines over SSH); also the guest's CPU split (/proc/stat) and
+    the QEMU process's CPU during the dd, to tell a CPU-bound guest (TCG) from a disk-bound one.
+    The first write into the new volume (qcow2 clusters allocated on the way) is recorded once;
+    then WRITE_REPEATS interleaved rounds of: the host writing WRITE_MIB in 4 MiB os.write()s to
+    a new file in the volumes' directory + fsync, the same over that file in place + fsync,
+    `qemu-io` writing the same through QEMU's block layer (the hot-plug's options) over the
+    detached volume from (a) (allocated clusters, no guest), and the guest's dd over its now
+    allocated volume.  Medians; ratio guest/host.  The accelerator the guest ran with (kvm or
+    tcg, from guest.json) is recorded.
 
 Every QEMU whose command line names the temp dir is killed at the end (the server delete
 normally does it).
 
-    .venv/bin/python benchmarks/volume_ops.py [--size-mib 1024] [--rounds 5] [--json FILE]
+    .venv/bin/python benchmarks/volume_ops.py [--size-mib 1024] [--rounds 5] [--write-mib 512]
+        [--write-volume-gb 1] [--write-repeats 5] [--json FILE]
 """
 
 from __future__ import annotations
@@ -55,6 +66,7 @@ from typing import Any
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import _compute_cloud as cc  # noqa: E402
+import _procs  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 MIB = 1 << 20
@@ -75,14 +87,6 @@ def make_image(path: pathlib.Path, size: int) -> float:
         f.flush()
         os.fsync(f.fileno())
     return time.monotonic() - t0
-
-
-def drop_cache(path: pathlib.Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
 
 
 def sync_file(path: pathlib.Path) -> None:
@@ -162,13 +166,18 @@ def wait_marker(console: pathlib.Path, count_before: int, t0: float, timeout: fl
     return None, ""
 
 
-def boot(cloud: cc.Cloud, args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+def boot(cloud: cc.Cloud, args: argparse.Namespace, key: pathlib.Path) -> tuple[str, dict[str, Any]]:
+    """A server with a user-mode NIC (networks "auto": "none" would give no NIC, so no SSH forward)
+    and the keypair of key, waited until its login prompt."""
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    cloud.call("POST", "/compute/v2.1/os-keypairs", (200, 201), json={"keypair": {
+        "name": "bench-volume", "public_key": key.with_suffix(".pub").read_text()}})
     image = cloud.find_image(args.image)
     flavor = cloud.flavor_id(args.flavor)
     t0 = time.monotonic()
     server_id = cloud.call("POST", "/compute/v2.1/servers", 202, headers=COMPUTE_237, json={"server": {
-        "name": "bench-volume", "imageRef": image["id"], "flavorRef": flavor["id"],
-        "networks": "none"}}).json()["server"]["id"]
+        "name": "bench-volume", "imageRef": image["id"], "flavorRef": flavor["id"], "key_name": "bench-volume",
+        "networks": "auto"}}).json()["server"]["id"]
     while True:
         server = cloud.call("GET", f"/compute/v2.1/servers/{server_id}").json()["server"]
         if server["status"] == "ACTIVE":
@@ -184,7 +193,7 @@ def boot(cloud: cc.Cloud, args: argparse.Namespace) -> tuple[str, dict[str, Any]
         time.sleep(0.2)
     time.sleep(2)  # the boot script starts the disk watcher right before getty: let it take its first look
     return server_id, {"active_s": active, "login_prompt_s": time.monotonic() - t0, "image_id": image["id"],
-                       "flavor": flavor["name"]}
+                       "flavor": flavor["name"], "vcpus": flavor["vcpus"], "ram_mb": flavor["ram"]}
 
 
 def attach_detach(cloud: cc.Cloud, vols: Volumes, server_id: str, volume_id: str,
@@ -265,6 +274,83 @@ def host_write(path: pathlib.Path, mib: int, overwrite: bool = False) -> float:
     return time.monotonic() - t0
 
 
+class Guest:
+    """Root shell in the server over SSH: QEMU's user-mode NIC forwards a loopback port to its port 22
+    (`tcp:127.0.0.1:PORT-:22` in the instance's guest.json, which also says kvm or tcg)."""
+
+    def __init__(self, instance_dir: pathlib.Path, key: pathlib.Path):
+        text = (instance_dir / "guest.json").read_text()
+        found = re.search(r"tcp:127\.0\.0\.1:(\d+)-:22", text)
+        if not found:
+            raise RuntimeError(f"no SSH forward in {instance_dir / 'guest.json'} (a server without a user-mode NIC?)")
+        self.port, self.key = int(found.group(1)), key
+        self.accelerator = json.loads(text).get("accelerator")
+        self.qemu_pid = int((instance_dir / "qemu.pid").read_text())
+
+    def argv(self, command: str) -> list[str]:
+        return ["ssh", "-p", str(self.port), "-i", str(self.key), "-o", "StrictHostKeyChecking=no",
+                "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5",
+                "-o", "BatchMode=yes", "root@127.0.0.1", command]
+
+    def run(self, command: str, timeout: float = 120) -> str:
+        done = subprocess.run(self.argv(command), capture_output=True, text=True, timeout=timeout)
+        if done.returncode != 0:
+            raise RuntimeError(f"guest: {command!r}: exit {done.returncode}: {done.stderr.strip()}")
+        return done.stdout
+
+    def wait(self, command: str, timeout: float) -> str:
+        """command's output once it succeeds with some output (retried every second)."""
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                out = self.run(command, timeout=60)
+                if out.strip():
+                    return out
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                if time.monotonic() > end:
+                    raise TimeoutError(f"guest: {command!r} never succeeded: {exc}") from exc
+            if time.monotonic() > end:
+                raise TimeoutError(f"guest: {command!r} printed nothing for {timeout:.0f}s")
+            time.sleep(1)
+
+    def disk(self, serial: str, timeout: float) -> str:
+        """/dev/vdX of the disk whose virtio serial is serial (the volume id cut to 20 bytes)."""
+        return self.wait(f"for s in /sys/block/vd*; do [ \"$(cat $s/serial 2>/dev/null)\" = {serial[:20]} ] "
+                         "&& echo /dev/${s##*/}; done", timeout).strip()
+
+    def dd(self, device: str, mib: int, flags: str) -> dict[str, Any]:
+        """One sequential write of mib MiB to device, timed in the guest and on the host."""
+        script = (f"T() {{ echo \"$1 $(cut -d' ' -f1 /proc/uptime) $(head -1 /proc/stat)\"; }}; T T0; "
+                  f"e=$(dd if=/dev/zero of={device} bs=4M count={mib // 4} {flags} 2>&1); rc=$?; T T1; "
+                  "echo RC $rc; echo \"$e\"")
+        marks: dict[str, tuple[float, float, list[str]]] = {}
+        t0 = time.monotonic()
+        proc = subprocess.Popen(self.argv(script), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        lines = []
+        for raw in proc.stdout:  # each line as the guest prints it: T0 and T1 are timed as they arrive
+            line = raw.decode(errors="replace").rstrip("\n")
+            if line[:2] in ("T0", "T1"):
+                marks[line[:2]] = (time.monotonic(), _procs._stat(self.qemu_pid)[1] / _procs.CLK_TCK, line.split())
+            else:
+                lines.append(line)
+        err = proc.stderr.read().decode(errors="replace")
+        proc.wait(timeout=60)
+        ssh_s = time.monotonic() - t0
+        if proc.returncode != 0 or "RC 0" not in lines or set(marks) != {"T0", "T1"}:
+            raise RuntimeError(f"guest dd failed (ssh exit {proc.returncode}): {lines} {err}")
+        (h0, q0, g0), (h1, q1, g1) = marks["T0"], marks["T1"]
+        guest_s, host_s = float(g1[1]) - float(g0[1]), h1 - h0
+        # /proc/stat's cpu line: user nice system idle iowait irq softirq steal ...
+        c0, c1 = [int(x) for x in g0[3:11]], [int(x) for x in g1[3:11]]
+        d = [b - a for a, b in zip(c0, c1)]
+        total = sum(d) or 1
+        cpu = {"user": (d[0] + d[1]) / total, "system": (d[2] + d[5] + d[6]) / total, "iowait": d[4] / total,
+               "idle": d[3] / total, "steal": d[7] / total}
+        return {"s": guest_s, "mib_s": mib / guest_s, "host_wall_s": host_s, "host_wall_mib_s": mib / host_s,
+                "ssh_command_s": ssh_s, "guest_cpu": {k: round(v, 3) for k, v in cpu.items()},
+                "qemu_cpu_cores": round((q1 - q0) / host_s, 2), "dd_output": lines[1:]}
+
+
 def run(args: argparse.Namespace, workdir: pathlib.Path) -> dict[str, Any]:
     env = {"MONOSTACK_DEFAULT__SERVICES": "identity,image,placement,compute,volume",
            "MONOSTACK_NETWORK__RUN_AGENT": "false", "MONOSTACK_IMAGE__GUEST_IMAGES": "true",
@@ -275,6 +361,7 @@ def run(args: argparse.Namespace, workdir: pathlib.Path) -> dict[str, Any]:
                                "machine": cc.machine_info(), "loadavg_at_start": list(os.getloadavg()),
                                "config": {"size_mib": args.size_mib, "rounds": args.rounds, "write_mib": args.write_mib,
                                           "write_repeats": args.write_repeats,
+                                          "write_volume_gb": args.write_volume_gb,
                                           "volume_size_gb": args.volume_gb, "env": env}}
     cloud = cc.Cloud(workdir, env)
     cc.at_exit_kill_qemus(str(workdir))
@@ -335,8 +422,8 @@ def run(args: argparse.Namespace, workdir: pathlib.Path) -> dict[str, Any]:
         results["volume_from_image"]["vs_default_convert"] = available_s / convert["qemu-img convert (defaults)"]["s"]
 
         # (b) attach/detach on a running guest
-        cc.say("booting a server (networks none) to its login prompt")
-        server_id, results["server"] = boot(cloud, args)
+        cc.say("booting a server (networks auto: a user-mode NIC with an SSH forward) to its login prompt")
+        server_id, results["server"] = boot(cloud, args, workdir / "id_bench")
         load = cc.LoadMeter()
         rows, failures = attach_detach(cloud, vols, server_id, volume_id, args.rounds, args.timeout)
         attach = [r["attach_to_in_use_s"] for r in rows]
@@ -346,38 +433,66 @@ def run(args: argparse.Namespace, workdir: pathlib.Path) -> dict[str, Any]:
                                     "detach_median_s": statistics.median(detach),
                                     "attach_ms": cc.summary(attach, 1e3), "detach_ms": cc.summary(detach, 1e3)}
 
-        # (c) writes through QEMU's block layer against the host, volume detached
+        # (c) sequential write in the guest to a new attached volume, against the host disk
+        guest = Guest(cloud.data_dir / "compute" / "instances" / server_id, workdir / "id_bench")
+        results["server"]["accelerator"] = guest.accelerator
+        write_id = cloud.call("POST", vols.base, 202, json={"volume": {
+            "name": "bench-write", "size": args.write_volume_gb}}).json()["volume"]["id"]
+        vols.wait(write_id, "available", time.monotonic(), args.timeout)
+        cloud.call("POST", f"/compute/v2.1/servers/{server_id}/os-volume_attachments", 200,
+                   json={"volumeAttachment": {"volumeId": write_id}})
+        vols.wait(write_id, "in-use", time.monotonic(), args.timeout)
+        guest.wait("echo ok", args.timeout)
+        device = guest.disk(write_id, 60)
+        usage = guest.run("dd --help 2>&1 | grep -c 'oflag=.*direct' || true")
+        flags = "oflag=direct conv=fsync" if usage.strip() not in ("", "0") else "conv=fsync"
+        facts = guest.run("busybox 2>&1 | head -1; uname -r; nproc; "
+                          "cat /sys/devices/system/clocksource/clocksource0/current_clocksource").splitlines()
+        results["guest_write"] = {"accelerator": guest.accelerator, "device": device, "dd_flags": flags,
+                                  "busybox": facts[0], "guest_kernel": facts[1], "guest_cpus": int(facts[2]),
+                                  "guest_clocksource": facts[3], "volume_gb": args.write_volume_gb}
+        cc.say(f"guest ({guest.accelerator}): dd to {device} with {flags}")
+        guest_case = "guest dd over its volume (allocated)"
         writes: dict[str, Any] = {}
+
+        def record(label: str, took: float | dict[str, Any], load: cc.LoadMeter) -> None:
+            row = took if isinstance(took, dict) else {"s": took, "mib_s": args.write_mib / took}
+            row["load"] = load.done()
+            writes.setdefault(label, {"runs": []})["runs"].append(row)
+            cc.say(f"{label}: {row['mib_s']:.0f} MiB/s")
+
+        load = cc.LoadMeter()
+        record("guest dd, first write into the new volume (allocating)", guest.dd(device, args.write_mib, flags), load)
         host_file = vfile.parent / "bench-host-write"
-        empty = vfile.parent / "bench-empty.qcow2"
         fmt = vfile.suffix.lstrip(".")
-
-        def new_qcow2() -> float:
-            empty.unlink(missing_ok=True)
-            subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(empty), f"{args.write_mib}M"], check=True)
-            return qemu_io_write(empty, "qcow2", args.write_mib)
-
         cases = (("host write+fsync (new file)", lambda: host_write(host_file, args.write_mib)),
                  ("host overwrite+fsync (same file again)",
                   lambda: host_write(host_file, args.write_mib, overwrite=True)),
-                 (f"qemu-io over the volume's {fmt} file", lambda: qemu_io_write(vfile, fmt, args.write_mib)),
-                 ("qemu-io into a new empty qcow2", new_qcow2))
+                 (f"qemu-io over the detached volume's {fmt} file",
+                  lambda: qemu_io_write(vfile, fmt, args.write_mib)),
+                 (guest_case, lambda: guest.dd(device, args.write_mib, flags)))
         # The disk's speed moves a lot from second to second here: each case WRITE_REPEATS times, interleaved.
         for _ in range(args.write_repeats):
             for label, fn in cases:
                 load = cc.LoadMeter()
-                took = fn()
-                entry = writes.setdefault(label, {"runs": []})
-                entry["runs"].append({"s": took, "mib_s": args.write_mib / took, "load": load.done()})
-                cc.say(f"{label}: {args.write_mib / took:.0f} MiB/s")
+                record(label, fn(), load)
         host_file.unlink()
-        empty.unlink()
         for entry in writes.values():
             entry["mib_s_median"] = statistics.median(run["mib_s"] for run in entry["runs"])
         host = writes["host write+fsync (new file)"]["mib_s_median"]
+        overwrite = writes["host overwrite+fsync (same file again)"]["mib_s_median"]
         for v in writes.values():
             v["vs_host_new_file"] = v["mib_s_median"] / host
+            v["vs_host_overwrite"] = v["mib_s_median"] / overwrite
+        g = writes[guest_case]
+        g["host_wall_mib_s_median"] = statistics.median(run["host_wall_mib_s"] for run in g["runs"])
         results["writes"] = writes
+        results["guest_write"].update({"guest_mib_s": g["mib_s_median"], "host_new_file_mib_s": host,
+                                       "ratio_guest_to_host": g["vs_host_new_file"],
+                                       "ratio_guest_to_host_overwrite": g["vs_host_overwrite"]})
+        cloud.call("DELETE", f"/compute/v2.1/servers/{server_id}/os-volume_attachments/{write_id}", 202)
+        vols.wait(write_id, "available", time.monotonic(), args.timeout)
+        cloud.call("DELETE", f"{vols.base}/{write_id}", 202)
 
         cloud.call("DELETE", f"/compute/v2.1/servers/{server_id}", 204)
         end = time.monotonic() + 120
@@ -416,11 +531,19 @@ def report(r: dict[str, Any]) -> None:
           f"(min {a['detach_ms']['min']:.0f}, max {a['detach_ms']['max']:.0f}), {len(a['rounds'])} rounds")
     for f in a["failed_attaches"]:
         print(f"    FAILED attach (round {f['round']}, retried): {f['request']} -> {f['status']} {f['body'][:200]}")
-    print(f"(c) {cfg['write_mib']} MiB sequential write, 4 MiB writes then flush/fsync, on the host (volume detached):")
+    gw = r["guest_write"]
+    print(f"(c) {cfg['write_mib']} MiB sequential write, 4 MiB writes then flush/fsync; guest: dd to {gw['device']} "
+          f"({cfg['write_volume_gb']} GiB volume) with {gw['dd_flags']}, accelerator {gw['accelerator']}:")
     for label, w in r["writes"].items():
         runs = ", ".join(f"{run['mib_s']:.0f}" for run in w["runs"])
-        print(f"    {label:<40} median {w['mib_s_median']:6.0f} MiB/s  ({w['vs_host_new_file']:.0%} of host new file; "
-              f"runs {runs})")
+        print(f"    {label:<55} median {w['mib_s_median']:6.0f} MiB/s  ({w['vs_host_new_file']:.0%} of host new file, "
+              f"{w['vs_host_overwrite']:.0%} of host overwrite; runs {runs})")
+    g = r["writes"]["guest dd over its volume (allocated)"]
+    cpu = [run["guest_cpu"] for run in g["runs"]]
+    print(f"    guest dd timed from the host: median {g['host_wall_mib_s_median']:.0f} MiB/s; guest CPU during dd: "
+          + ", ".join(f"{c['system'] + c['user']:.0%} busy/{c['iowait']:.0%} iowait" for c in cpu)
+          + "; QEMU process: " + ", ".join(f"{run['qemu_cpu_cores']:.2f}" for run in g["runs"]) + " cores")
+    print(f"    ratio guest/host (new file + fsync): {gw['ratio_guest_to_host']:.2f}")
 
 
 def main() -> int:
@@ -428,8 +551,9 @@ def main() -> int:
     ap.add_argument("--size-mib", type=int, default=1024, help="image size (default 1 GiB)")
     ap.add_argument("--volume-gb", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--write-mib", type=int, default=512)
-    ap.add_argument("--write-repeats", type=int, default=3)
+    ap.add_argument("--write-mib", type=int, default=512, help="MiB per write run, a multiple of 4 (default 512)")
+    ap.add_argument("--write-volume-gb", type=int, default=1, help="size of the volume the guest writes to")
+    ap.add_argument("--write-repeats", type=int, default=5)
     ap.add_argument("--image", default="monostack-guest")
     ap.add_argument("--flavor", default="m1.tiny")
     ap.add_argument("--poll", type=float, default=0.05)
@@ -440,6 +564,8 @@ def main() -> int:
     ap.add_argument("--json", default=None)
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
+    if args.write_mib % 4 or not 0 < args.write_mib <= args.write_volume_gb * 1024:
+        ap.error("--write-mib must be a multiple of 4 and fit in --write-volume-gb")
     base = REPO / "data"
     base.mkdir(parents=True, exist_ok=True)
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="bench-volume-", dir=base))

@@ -15,7 +15,7 @@ import pytest
 from tests.compute.conftest import SERVICES, Nova, kill_guests
 from tests.conftest import start_cloud, stop_cloud
 
-pytestmark = [pytest.mark.qemu, pytest.mark.slow]
+pytestmark = pytest.mark.qemu
 
 
 def qemu_guests(data_dir: pathlib.Path) -> set[str]:

@@ -6,44 +6,23 @@ its console), snapshots boot, five servers come and go cleanly."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import pathlib
 import subprocess
-import sys
 import time
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 
-from tests.compute.conftest import SERVICES, Nova, kill_guests
-from tests.conftest import RunningCloud, own_cloud
+from tests.compute.conftest import SERVICES, Nova
+from tests.conftest import RunningCloud
+from tests.guests import cli, guest_cloud
 
 pytestmark = pytest.mark.qemu
-OPENSTACK = str(pathlib.Path(sys.executable).parent / "openstack")
 
 
 @pytest.fixture(scope="module")
 def qemu_cloud(tmp_path_factory: pytest.TempPathFactory, db_backend: str) -> Iterator[RunningCloud]:
-    env = {"MONOSTACK_DEFAULT__SERVICES": SERVICES, "MONOSTACK_IMAGE__GUEST_IMAGES": "true",
-           "MONOSTACK_COMPUTE__HEARTBEAT_INTERVAL": "2"}
-    running = None
-    try:
-        for running in own_cloud(tmp_path_factory, db_backend, "qemu", extra_env=env):
-            yield running
-    finally:
-        if running is not None:
-            kill_guests(running.data_dir)
-
-
-def cli(cloud: RunningCloud, *args: str, check: bool = True) -> Any:
-    env = dict(os.environ, OS_CLIENT_CONFIG_FILE=str(cloud.clouds_yaml), OS_CLOUD="monostack-admin")
-    done = subprocess.run([OPENSTACK, *args], env=env, capture_output=True, text=True, timeout=600)
-    if check:
-        assert done.returncode == 0, done.stderr
-    if "-f" in args and "json" in args:
-        return json.loads(done.stdout)
-    return done
+    yield from guest_cloud(tmp_path_factory, db_backend, "qemu", services=SERVICES)
 
 
 @pytest.fixture(scope="module")

@@ -63,6 +63,11 @@ class FakeCompute:
     async def volume_extended(self, server_id: str, volume_id: str) -> None:
         self.events.append((server_id, volume_id))
 
+    async def assisted_snapshot(self, server_id: str, volume_id: str, snapshot_id: str, target: str) -> None:
+        """The guest's QEMU writing a point-in-time copy of the volume at target."""
+        self.events.append((server_id, f"snapshot {volume_id} {snapshot_id}"))
+        pathlib.Path(target).write_bytes(b"point-in-time copy")
+
 
 class FakeBackupStore:
     """The backup store interface (service/backups.py), in memory."""
@@ -73,10 +78,11 @@ class FakeBackupStore:
         self.fail: str | None = None
 
     async def backup(self, backup_id: str, volume_path: pathlib.Path, *, parent_id: str | None = None,
-                     volume_id: str | None = None) -> dict[str, Any]:
+                     volume_id: str | None = None, volume_format: str | None = None) -> dict[str, Any]:
         if self.fail:
             raise RuntimeError(self.fail)
-        self.backups[backup_id] = {"volume_id": volume_id, "parent_id": parent_id}
+        self.backups[backup_id] = {"volume_id": volume_id, "parent_id": parent_id, "path": volume_path,
+                                   "format": volume_format}
         return {"object_count": 3, "container": "volumebackups"}
 
     async def restore(self, backup_id: str, target_path: pathlib.Path) -> None:

@@ -70,7 +70,7 @@ async def test_snapshot_reset_status_and_error(vapi):
 
 async def test_backups_full_incremental_restore_delete(vapi):
     demo = vapi.as_("demo")
-    volume = await demo.volume(size=1)
+    volume = await demo.volume(size=1, metadata={"kept": "with the backup"})
     incremental_first = await demo.post("/backups", json={"backup": {"volume_id": volume["id"], "incremental": True}})
     assert incremental_first.status_code == 400
     full = await demo.post("/backups", json={"backup": {"volume_id": volume["id"], "name": "full"}})
@@ -95,6 +95,7 @@ async def test_backups_full_incremental_restore_delete(vapi):
     assert new.status_code == 202
     fresh = (await demo.get(f"/volumes/{new.json()['restore']['volume_id']}")).json()["volume"]
     assert fresh["status"] == "available" and fresh["name"] == "fresh"
+    assert fresh["metadata"] == {"kept": "with the backup"}  # as Cinder: the backed-up volume's metadata
     assert (await demo.delete(f"/backups/{inc_id}")).status_code == 202
     assert (await demo.delete(f"/backups/{full_id}")).status_code == 202
     assert (await demo.get("/backups")).json()["backups"] == []
@@ -349,8 +350,6 @@ async def test_attachments_api(vapi):
     second = await demo.post("/attachments", json={"attachment": {"volume_uuid": volume["id"],
                                                                   "instance_uuid": "22222222-2222-3333-4444-555555555555"}})
     assert second.status_code == 400 and "Invalid volume" in second.json()["badRequest"]["message"]
-    complete_early = await demo.post(f"/attachments/{attachment['id']}/action", json={"os-complete": {}})
-    assert complete_early.status_code == 400
     updated = await demo.put(f"/attachments/{attachment['id']}", json={"attachment": {"connector": {
         "host": "compute1", "initiator": "x", "mountpoint": "/dev/vdb"}}})
     assert updated.status_code == 200
@@ -389,6 +388,40 @@ async def test_attachment_with_connector_and_multiattach(vapi):
     assert (await demo.get(f"/volumes/{volume['id']}")).json()["volume"]["status"] == "in-use"
     await demo.delete(f"/attachments/{ids[1]}")
     assert (await demo.get(f"/volumes/{volume['id']}")).json()["volume"]["status"] == "available"
+
+
+async def test_multiattach_connections_say_shareable_and_others_take_one_attachment(vapi):
+    """The backend gets shareable=True for a multiattach volume (created so, and told so at each
+    connection: its connection data says multiattach); a volume that is not multiattach refuses a
+    second attachment with Cinder's 400, and detaching one attachment of two leaves the other."""
+    demo = vapi.as_("demo", "3.44")
+    await vapi.post("/types", json={"volume_type": {"name": "multi", "extra_specs": {"multiattach": "<is> True"}}})
+    shared, plain = await demo.volume(volume_type="multi"), await demo.volume()
+    driver = vapi.svc.test_manager.driver
+    assert (await driver._read("volume", shared["id"]))["shareable"] is True
+    assert (await driver._read("volume", plain["id"]))["shareable"] is False
+    infos = []
+    for volume in (shared, plain):
+        created = await demo.post("/attachments", json={"attachment": {
+            "volume_uuid": volume["id"], "instance_uuid": SERVER, "connector": {"host": "h"}}})
+        assert created.status_code == 200, created.text
+        infos.append(created.json()["attachment"]["connection_info"]["data"])
+        await demo.post(f"/attachments/{created.json()['attachment']['id']}/action", json={"os-complete": {}})
+    assert infos[0]["multiattach"] is True and "multiattach" not in infos[1]
+    second = await demo.post("/attachments", json={"attachment": {
+        "volume_uuid": plain["id"], "instance_uuid": "22222222-2222-3333-4444-555555555555"}})
+    assert second.status_code == 400
+    assert second.json()["badRequest"]["message"] == (
+        f"Invalid volume: Volume {plain['id']} status must be available or downloading to reserve, but the "
+        f"current status is in-use.")
+    other = await demo.post("/attachments", json={"attachment": {
+        "volume_uuid": shared["id"], "instance_uuid": "22222222-2222-3333-4444-555555555555"}})
+    assert other.status_code == 200
+    # reserved beside an attached one: the volume stays in-use, and so when the reservation goes
+    assert (await demo.get(f"/volumes/{shared['id']}")).json()["volume"]["status"] == "in-use"
+    await demo.delete(f"/attachments/{other.json()['attachment']['id']}")
+    shown = (await demo.get(f"/volumes/{shared['id']}")).json()["volume"]
+    assert shown["status"] == "in-use" and [a["server_id"] for a in shown["attachments"]] == [SERVER]
 
 
 async def test_scheduler_no_backend_is_error_with_message(vapi):

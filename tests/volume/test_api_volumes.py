@@ -301,6 +301,9 @@ async def test_old_attach_path(vapi):
     assert (await vapi.action(vid, {"os-detach": {}})).status_code == 202
     shown = (await vapi.get(f"/volumes/{vid}")).json()["volume"]
     assert shown["status"] == "available" and shown["attachments"] == []
+    # Again, with nothing attached: as Cinder, accepted and the volume stays available.
+    assert (await vapi.action(vid, {"os-detach": {}})).status_code == 202
+    assert (await vapi.get(f"/volumes/{vid}")).json()["volume"]["status"] == "available"
 
 
 async def test_upload_to_image(vapi):
@@ -326,6 +329,34 @@ async def test_retype(vapi):
                                                             "extra_specs": {"volume_backend_name": "other"}}})
     assert other.status_code == 200
     assert (await vapi.action(volume["id"], {"os-retype": {"new_type": "elsewhere"}})).status_code == 400
+
+
+async def test_multiattach_comes_from_the_volume_type_only(vapi):
+    """As Cinder: exactly multiattach="<is> True" in the type's extra specs; the create body's
+    multiattach flag was removed (400 when true); a retype that changes it needs an available volume."""
+    await vapi.post("/types", json={"volume_type": {"name": "multi", "extra_specs": {"multiattach": "<is> True"}}})
+    await vapi.post("/types", json={"volume_type": {"name": "loose", "extra_specs": {"multiattach": "True"}}})
+    assert (await vapi.volume(volume_type="multi"))["multiattach"] is True
+    assert (await vapi.volume(volume_type="loose"))["multiattach"] is False
+    assert (await vapi.volume(multiattach=False))["multiattach"] is False
+    refused = await vapi.post("/volumes", json={"volume": {"size": 1, "multiattach": True}})
+    assert refused.status_code == 400
+    assert refused.json()["badRequest"]["message"].startswith("multiattach parameter has been removed.")
+
+    volume = await vapi.volume()
+    assert (await vapi.action(volume["id"], {"os-attach": {"instance_uuid": "11111111-2222-3333-4444-555555555555",
+                                                            "mountpoint": "/dev/vdb"}})).status_code == 202
+    in_use = await vapi.action(volume["id"], {"os-retype": {"new_type": "multi"}})
+    assert in_use.status_code == 400
+    assert in_use.json()["badRequest"]["message"] == (
+        "Invalid input received: Invalid volume_type passed, retypes affecting multiattach are only allowed on "
+        "available volumes, the specified volume however currently has a status of: in-use.")
+    assert (await vapi.action(volume["id"], {"os-detach": {}})).status_code == 202
+    assert (await vapi.action(volume["id"], {"os-retype": {"new_type": "multi"}})).status_code == 202
+    shown = (await vapi.get(f"/volumes/{volume['id']}")).json()["volume"]
+    assert shown["multiattach"] is True and shown["volume_type"] == "multi"
+    assert (await vapi.action(volume["id"], {"os-retype": {"new_type": "loose"}})).status_code == 202
+    assert (await vapi.get(f"/volumes/{volume['id']}")).json()["volume"]["multiattach"] is False
 
 
 async def test_retype_with_migration_to_another_backend(vapi):
@@ -355,3 +386,20 @@ async def test_retype_with_migration_to_another_backend(vapi):
     shown = (await vapi.get(f"/volumes/{volume['id']}")).json()["volume"]
     assert shown["status"] == "available" and shown["volume_type"] == "there"
     assert shown["migration_status"] == "error" and shown["os-vol-host-attr:host"] == "testhost@fake2#fake2"
+
+
+async def test_a_retype_that_migrates_makes_the_new_file_as_the_new_type_says(vapi):
+    """multiattach follows the type when the data moves to another backend: the destination makes
+    a shareable volume (raw on the file driver), and the flag changes when the copy is done."""
+    from tests.volume.harness import start_manager
+
+    other = await start_manager(vapi.svc, backend="fake2")
+    await vapi.post("/types", json={"volume_type": {"name": "shared-there", "extra_specs": {
+        "volume_backend_name": "fake2", "multiattach": "<is> True"}}})
+    volume = await vapi.volume()
+    moved = await vapi.action(volume["id"], {"os-retype": {"new_type": "shared-there",
+                                                           "migration_policy": "on-demand"}})
+    assert moved.status_code == 202, moved.text
+    shown = (await vapi.get(f"/volumes/{volume['id']}")).json()["volume"]
+    assert shown["multiattach"] is True and shown["migration_status"] == "success"
+    assert (await other.driver._read("volume", volume["id"]))["shareable"] is True

@@ -23,7 +23,7 @@ from tests.compute.conftest import kill_guests
 from tests.conftest import RunningCloud, start_cloud, stop_cloud
 from tests.volume.test_guest_volumes import cli, run, wait_status
 
-pytestmark = [pytest.mark.qemu, pytest.mark.slow]
+pytestmark = pytest.mark.qemu
 ENV = {"MONOSTACK_DEFAULT__SERVICES": "identity,image,placement,compute,volume",
        "MONOSTACK_COMPUTE__HEARTBEAT_INTERVAL": "2"}
 SETTLED = ("available", "in-use")

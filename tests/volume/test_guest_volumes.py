@@ -1,52 +1,29 @@
-"""Volumes in a running guest, through the real CLI: an attached volume appears as /dev/vdb,
-data written to it inside the guest survives detach and re-attach, a snapshot taken while the
-guest has it attached (its QEMU copies it) and a volume made from that snapshot hold the data,
-an online extend is seen by the guest at once, and a server boots from a volume made from the
-guest image.  SSH reaches the guest through QEMU's user-mode port forward (no Networking here)."""
+"""Volumes in running guests, through the real CLI: an attached volume appears as /dev/vdb,
+a file the guest writes on a filesystem it makes there survives detach and re-attach, a
+snapshot taken while the guest has it mounted (its QEMU copies it) and a volume made from that
+snapshot hold the file when attached to another server, an online extend is seen by the guest
+at once, a server boots from a volume made from the guest image, that volume uploaded to an
+image boots a server, and backups and uploads of an attached volume hold what the guest wrote.
+SSH reaches the guests through QEMU's user-mode port forward (no Networking here)."""
 
 from __future__ import annotations
 
-import glob
 import json
-import os
 import pathlib
-import re
-import subprocess
-import sys
 import time
 from typing import Any, Iterator
 
 import pytest
 
-from tests.compute.conftest import kill_guests
-from tests.conftest import RunningCloud, own_cloud
+from tests.conftest import RunningCloud
+from tests.guests import Guest, boot, cli, guest_cloud, register_key, run, wait_guest
 
 pytestmark = pytest.mark.qemu
-OPENSTACK = str(pathlib.Path(sys.executable).parent / "openstack")
-SERVICES = "identity,image,placement,compute,volume"
 
 
 @pytest.fixture(scope="module")
 def vol_cloud(tmp_path_factory: pytest.TempPathFactory, db_backend: str) -> Iterator[RunningCloud]:
-    env = {"MONOSTACK_DEFAULT__SERVICES": SERVICES, "MONOSTACK_IMAGE__GUEST_IMAGES": "true",
-           "MONOSTACK_COMPUTE__HEARTBEAT_INTERVAL": "2"}
-    running = None
-    try:
-        for running in own_cloud(tmp_path_factory, db_backend, "vol", extra_env=env):
-            yield running
-    finally:
-        if running is not None:
-            kill_guests(running.data_dir)
-
-
-def cli(cloud: RunningCloud, *args: str, check: bool = True) -> Any:
-    env = dict(os.environ, OS_CLIENT_CONFIG_FILE=str(cloud.clouds_yaml), OS_CLOUD="monostack-admin")
-    done = subprocess.run([OPENSTACK, *args], env=env, capture_output=True, text=True, timeout=600)
-    if check:
-        assert done.returncode == 0, f"openstack {' '.join(args)}: {done.stderr}"
-    if "-f" in args and "json" in args:
-        return json.loads(done.stdout)
-    return done
+    yield from guest_cloud(tmp_path_factory, db_backend, "vol")
 
 
 def wait_status(cloud: RunningCloud, kind: str, name: str, status: str, timeout: float = 120) -> dict[str, Any]:
@@ -61,90 +38,63 @@ def wait_status(cloud: RunningCloud, kind: str, name: str, status: str, timeout:
 
 
 @pytest.fixture(scope="module")
-def guest(vol_cloud: RunningCloud, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, pathlib.Path]:
-    key = tmp_path_factory.mktemp("ssh") / "id"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-    cli(vol_cloud, "keypair", "create", "--public-key", f"{key}.pub", "k")
-    deadline = time.monotonic() + 900  # a machine without the cached guest image builds it first
-    while "active" not in cli(vol_cloud, "image", "show", "monostack-guest", "-f", "value", "-c", "status",
-                              check=False).stdout:
-        assert time.monotonic() < deadline, "the guest image was never registered"
-        time.sleep(2)
-    server = cli(vol_cloud, "server", "create", "--image", "monostack-guest", "--flavor", "m1.nano", "--key-name",
-                 "k", "--wait", "vm1", "-f", "json")
-    return server["id"], key
+def key(vol_cloud: RunningCloud, tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    return register_key(vol_cloud, tmp_path_factory)
 
 
-def ssh_port(cloud: RunningCloud, server_id: str) -> int:
-    text = pathlib.Path(glob.glob(str(cloud.data_dir / "compute" / "instances" / server_id / "guest.json"))[0]
-                        ).read_text()
-    return int(re.search(r"tcp:127\.0\.0\.1:(\d+)-:22", text).group(1))
-
-
-def run(cloud: RunningCloud, guest: tuple[str, pathlib.Path], command: str, timeout: float = 180) -> str:
-    server_id, key = guest
-    argv = ["ssh", "-p", str(ssh_port(cloud, server_id)), "-i", str(key), "-o", "StrictHostKeyChecking=no",
-            "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5", "-o", "BatchMode=yes", "root@127.0.0.1",
-            command]
-    deadline = time.monotonic() + timeout
-    while True:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-        if done.returncode == 0:
-            return done.stdout
-        assert time.monotonic() < deadline, done.stderr
-        time.sleep(2)
-
-
-def wait_guest(cloud: RunningCloud, guest: tuple[str, pathlib.Path], check: str, timeout: float = 30) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        out = run(cloud, guest, check)
-        if out.strip():
-            return out
-        assert time.monotonic() < deadline, f"the guest never saw: {check}"
-        time.sleep(1)
+@pytest.fixture(scope="module")
+def guest(vol_cloud: RunningCloud, key: pathlib.Path) -> Guest:
+    return boot(vol_cloud, key, "vm1")
 
 
 def test_data_in_a_volume_survives_detach_snapshot_and_clone(vol_cloud: RunningCloud,
-                                                             guest: tuple[str, pathlib.Path]) -> None:
+                                                             guest: Guest) -> None:
     cli(vol_cloud, "volume", "create", "--size", "1", "v1")
     wait_status(vol_cloud, "volume", "v1", "available")
     cli(vol_cloud, "server", "add", "volume", "vm1", "v1")
     shown = wait_status(vol_cloud, "volume", "v1", "in-use")
     assert shown["attachments"][0]["device"] == "/dev/vdb"
     assert wait_guest(vol_cloud, guest, "cat /sys/block/vdb/size 2>/dev/null").strip() == str(2 * 1024 * 1024)
-    run(vol_cloud, guest, "echo first-write | dd of=/dev/vdb bs=512 count=1 conv=sync && sync")
+    # A file on a filesystem the guest makes on the volume (busybox mke2fs; unmounting flushes it).
+    run(vol_cloud, guest, "mke2fs -q /dev/vdb && mkdir -p /mnt/v && mount /dev/vdb /mnt/v"
+                          " && echo first-write > /mnt/v/file && umount /mnt/v")
 
     cli(vol_cloud, "server", "remove", "volume", "vm1", "v1")
     wait_status(vol_cloud, "volume", "v1", "available")
     assert "vdb" not in run(vol_cloud, guest, "ls /sys/block")
     cli(vol_cloud, "server", "add", "volume", "vm1", "v1")
     wait_status(vol_cloud, "volume", "v1", "in-use")
-    assert "first-write" in wait_guest(vol_cloud, guest, "dd if=/dev/vdb bs=512 count=1 2>/dev/null | tr -d '\\0'")
+    assert "first-write" in wait_guest(vol_cloud, guest, "mount /dev/vdb /mnt/v 2>/dev/null; cat /mnt/v/file")
 
-    # In use: the guest's QEMU copies the volume point-in-time (3.66: no force needed).
-    run(vol_cloud, guest, "echo second-write | dd of=/dev/vdb bs=512 seek=1 count=1 conv=sync && sync")
+    # In use and mounted: the guest's QEMU copies the volume point-in-time (3.66: no force needed).
+    run(vol_cloud, guest, "echo second-write >> /mnt/v/file && sync")
     cli(vol_cloud, "--os-volume-api-version", "3.66", "volume", "snapshot", "create", "--volume", "v1", "s1")
     wait_status(vol_cloud, "snapshot", "s1", "available")
+    run(vol_cloud, guest, "umount /mnt/v")
     cli(vol_cloud, "volume", "create", "--snapshot", "s1", "--size", "1", "v2")
     wait_status(vol_cloud, "volume", "v2", "available")
-    cli(vol_cloud, "server", "add", "volume", "vm1", "v2")
-    wait_status(vol_cloud, "volume", "v2", "in-use")
-    text = wait_guest(vol_cloud, guest, "dd if=/dev/vdc bs=512 count=2 2>/dev/null | tr -d '\\0'")
-    assert "first-write" in text and "second-write" in text
+    other = boot(vol_cloud, guest[1], "vm2")
+    cli(vol_cloud, "server", "add", "volume", "vm2", "v2")
+    shown = wait_status(vol_cloud, "volume", "v2", "in-use")
+    assert shown["attachments"][0]["server_id"] == other[0]
+    text = wait_guest(vol_cloud, other, "mkdir -p /mnt/v; mount /dev/vdb /mnt/v 2>/dev/null; cat /mnt/v/file")
+    assert text.split() == ["first-write", "second-write"]
+    run(vol_cloud, other, "umount /mnt/v")
 
     # Online extend: the guest sees the new size without a detach.
     cli(vol_cloud, "--os-volume-api-version", "3.42", "volume", "set", "--size", "2", "v2")
     shown = wait_status(vol_cloud, "volume", "v2", "in-use")
     assert shown["size"] == 2
     deadline = time.monotonic() + 30
-    while run(vol_cloud, guest, "cat /sys/block/vdc/size").strip() != str(4 * 1024 * 1024):
+    while run(vol_cloud, other, "cat /sys/block/vdb/size").strip() != str(4 * 1024 * 1024):
         assert time.monotonic() < deadline, "the guest never saw the extended size"
         time.sleep(1)
+    cli(vol_cloud, "server", "delete", "--wait", "vm2")
+    wait_status(vol_cloud, "volume", "v2", "available")
 
 
 def test_a_server_boots_from_a_volume_made_from_the_image(vol_cloud: RunningCloud,
-                                                          guest: tuple[str, pathlib.Path]) -> None:
+                                                          guest: Guest) -> None:
     server = cli(vol_cloud, "server", "create", "--image", "monostack-guest", "--boot-from-volume", "1",
                  "--flavor", "m1.nano", "--key-name", "k", "--wait", "bfv1", "-f", "json")
     assert server["status"] == "ACTIVE"
@@ -154,5 +104,94 @@ def test_a_server_boots_from_a_volume_made_from_the_image(vol_cloud: RunningClou
     while "MONOSTACK-GUEST: login prompt" not in cli(vol_cloud, "console", "log", "show", "bfv1").stdout:
         assert time.monotonic() < deadline, "the server booted from a volume never reached its login prompt"
         time.sleep(2)
-    cli(vol_cloud, "server", "delete", "--wait", "bfv1")
+
+    # Its snapshot (Nova's volume-backed snapshot): a Block Storage snapshot of the volume and an
+    # image without data that maps it; a server from that image boots from a volume made of it.
+    image = cli(vol_cloud, "server", "image", "create", "--name", "bfv1-snap", "--wait", "bfv1", "-f", "json")
+    image = cli(vol_cloud, "image", "show", image["id"], "-f", "json")
+    assert image["status"] == "active" and image["size"] == 0
+    mapping = json.loads(image["properties"]["block_device_mapping"])
+    assert [(m["source_type"], m["boot_index"]) for m in mapping] == [("snapshot", 0)]
+    wait_status(vol_cloud, "snapshot", mapping[0]["snapshot_id"], "available")
+    copy = boot(vol_cloud, guest[1], "from-bfv1-snap", image="bfv1-snap")
+    shown = cli(vol_cloud, "server", "show", copy[0], "-f", "json")
+    assert len(shown["volumes_attached"]) == 1, shown
+    made = cli(vol_cloud, "volume", "show", shown["volumes_attached"][0]["id"], "-f", "json")
+    assert made["snapshot_id"] == mapping[0]["snapshot_id"] and made["status"] == "in-use"
+    assert run(vol_cloud, copy, "cat /proc/cmdline").strip()
+    cli(vol_cloud, "server", "delete", "--wait", "from-bfv1-snap", "bfv1")
     wait_status(vol_cloud, "volume", "bfv1-volume", "available")  # kept: not delete_on_termination
+
+
+def test_a_volume_uploaded_to_an_image_boots_a_server(vol_cloud: RunningCloud, key: pathlib.Path) -> None:
+    """The boot volume of a server, uploaded to the Image service (os-volume_upload_image), is a
+    bootable image: a server from it reaches its login prompt and takes the key by SSH."""
+    cli(vol_cloud, "volume", "create", "--image", "monostack-guest", "--size", "1", "boot-src")
+    wait_status(vol_cloud, "volume", "boot-src", "available")
+    cli(vol_cloud, "image", "create", "--volume", "boot-src", "--disk-format", "qcow2", "from-volume")
+    deadline = time.monotonic() + 300
+    while (image := cli(vol_cloud, "image", "show", "from-volume", "-f", "json"))["status"] != "active":
+        assert image["status"] in ("queued", "saving", "uploading", "importing"), image
+        assert time.monotonic() < deadline, "the uploaded image never became active"
+        time.sleep(1)
+    assert image["disk_format"] == "qcow2" and image["size"] > 0
+    wait_status(vol_cloud, "volume", "boot-src", "available")
+    server = boot(vol_cloud, key, "from-volume-vm", image="from-volume")
+    assert run(vol_cloud, server, "cat /proc/cmdline").strip()
+    cli(vol_cloud, "server", "delete", "--wait", "from-volume-vm")
+
+
+def test_backups_and_uploads_of_an_in_use_volume_hold_what_the_guest_wrote(vol_cloud: RunningCloud,
+                                                                            guest: Guest,
+                                                                            tmp_path: pathlib.Path) -> None:
+    """A backup (force) of a volume the running guest writes to is made from a point-in-time copy
+    by the guest's QEMU: restored, it holds what was written before the backup, not after.  While
+    the server is stopped, an upload (force) copies the volume file as it is."""
+    cli(vol_cloud, "volume", "create", "--size", "1", "v3")
+    wait_status(vol_cloud, "volume", "v3", "available")
+    cli(vol_cloud, "server", "add", "volume", "vm1", "v3")
+    device = wait_status(vol_cloud, "volume", "v3", "in-use")["attachments"][0]["device"]
+    wait_guest(vol_cloud, guest, f"ls {device} 2>/dev/null")
+    run(vol_cloud, guest, f"echo before-backup | dd of={device} bs=512 count=1 conv=sync && sync")
+    cli(vol_cloud, "volume", "backup", "create", "--force", "--name", "b3", "v3")
+    deadline = time.monotonic() + 300
+    while (backup := cli(vol_cloud, "volume", "backup", "show", "b3", "-f", "json"))["status"] != "available":
+        assert backup["status"] == "creating", backup
+        assert time.monotonic() < deadline, "the backup never became available"
+        time.sleep(1)
+    assert wait_status(vol_cloud, "volume", "v3", "in-use")
+    run(vol_cloud, guest, f"echo after-backup | dd of={device} bs=512 count=1 conv=sync && sync")
+
+    cli(vol_cloud, "volume", "backup", "restore", "b3", "v3-restored")
+    wait_status(vol_cloud, "volume", "v3-restored", "available", timeout=300)
+    cli(vol_cloud, "server", "add", "volume", "vm1", "v3-restored")
+    restored = wait_status(vol_cloud, "volume", "v3-restored", "in-use")["attachments"][0]["device"]
+    text = wait_guest(vol_cloud, guest, f"dd if={restored} bs=512 count=1 2>/dev/null | tr -d '\\0'")
+    assert "before-backup" in text and "after-backup" not in text
+    cli(vol_cloud, "server", "remove", "volume", "vm1", "v3-restored")
+    wait_status(vol_cloud, "volume", "v3-restored", "available")
+
+    # The server stopped: no QEMU holds the volume, Compute copies its file as it is.
+    cli(vol_cloud, "server", "stop", "vm1")
+    deadline = time.monotonic() + 120
+    while cli(vol_cloud, "server", "show", "vm1", "-f", "value", "-c", "status").stdout.strip() != "SHUTOFF":
+        assert time.monotonic() < deadline, "the server never stopped"
+        time.sleep(1)
+    cli(vol_cloud, "image", "create", "--volume", "v3", "--force", "--disk-format", "raw", "v3-image")
+    deadline = time.monotonic() + 300
+    while (image := cli(vol_cloud, "image", "show", "v3-image", "-f", "json"))["status"] != "active":
+        assert image["status"] in ("queued", "saving", "uploading", "importing"), image
+        assert time.monotonic() < deadline, "the uploaded image never became active"
+        time.sleep(1)
+    saved = tmp_path / "v3.raw"
+    cli(vol_cloud, "image", "save", "--file", str(saved), "v3-image")
+    with open(saved, "rb") as f:
+        assert f.read(512).rstrip(b"\0").startswith(b"after-backup")
+    assert wait_status(vol_cloud, "volume", "v3", "in-use")
+    cli(vol_cloud, "server", "start", "vm1")
+    deadline = time.monotonic() + 120
+    while cli(vol_cloud, "server", "show", "vm1", "-f", "value", "-c", "status").stdout.strip() != "ACTIVE":
+        assert time.monotonic() < deadline, "the server never started again"
+        time.sleep(1)
+    assert "after-backup" in wait_guest(vol_cloud, guest, f"dd if={device} bs=512 count=1 2>/dev/null | tr -d '\\0'",
+                                        timeout=120)

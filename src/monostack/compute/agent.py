@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from monostack.common.context import RequestContext, use_context
 from monostack.compute import states, vifs, volume_api
+from monostack.compute.drivers import disks
 from monostack.compute.drivers.base import Driver, DriverError, GuestSpec, PowerState
 from monostack.compute.events import EventFailed, EventTimeout, InstanceEvents
 from monostack.compute.service import utcnow
@@ -260,7 +261,10 @@ class ComputeAgent:
     async def spec(self, row: Any, flavor: dict[str, Any] | None = None) -> GuestSpec:
         flavor = flavor or row.flavor
         image_path, image_format = None, "qcow2"
-        if row.image_ref and row.image_meta:
+        volumes = [b for b in await asyncio.to_thread(self.svc.servers.block_devices, row.uuid)
+                   if b.destination_type == "volume"]
+        boots_from_volume = any(b.boot_index == 0 for b in volumes)
+        if row.image_ref and row.image_meta and not boots_from_volume:  # a boot volume is the root disk
             image_path = await self.images.cached(row.image_meta)
             image_format = row.image_meta.get("disk_format") or "qcow2"
             if image_format not in ("qcow2", "raw"):
@@ -270,13 +274,13 @@ class ComputeAgent:
                          root_gb=flavor["disk"], ephemeral_gb=flavor.get("ephemeral", 0),
                          swap_mb=flavor.get("swap", 0) or 0, image_path=image_path, image_format=image_format,
                          config_drive=config_drive if config_drive.exists() else None,
-                         nics=self.network.nics(row.network_info or []), disks=await self._disks(row.uuid),
+                         nics=self.network.nics(row.network_info or []), disks=self._disks(volumes),
                          hw_properties=(row.image_meta or {}).get("properties") or {})
 
-    async def _disks(self, server_uuid: str) -> list[Any]:
-        """The connected volumes, the boot volume first."""
-        bdms = [b for b in await asyncio.to_thread(self.svc.servers.block_devices, server_uuid)
-                if b.destination_type == "volume" and b.connection_info]
+    @staticmethod
+    def _disks(volumes: list[Any]) -> list[Any]:
+        """The connected ones of the server's volume mappings, the boot volume first."""
+        bdms = [b for b in volumes if b.connection_info]
         bdms.sort(key=lambda b: (b.boot_index is None or b.boot_index < 0, b.boot_index or 0, b.id))
         return [volume_api.disk(b.volume_id, b.connection_info, b.device_name) for b in bdms]
 
@@ -465,6 +469,16 @@ class ComputeAgent:
                 await self.connect_volume(bdm)
                 await volumes.attachment_complete(bdm.attachment_id)
 
+    async def reconnect_volumes(self, server_uuid: str) -> None:
+        """An unshelve: every volume of the server connected with this host's connector (volumes
+        attached while it was offloaded have no connection yet), its attachment completed."""
+        if self.svc.volumes is None:
+            return
+        for bdm in await asyncio.to_thread(self.svc.servers.block_devices, server_uuid):
+            if bdm.destination_type == "volume" and bdm.attachment_id:
+                await self.connect_volume(bdm)
+                await self.svc.volumes.attachment_complete(bdm.attachment_id)
+
     async def drop_attachments(self, server_uuid: str) -> None:
         """A failed build: the volumes' attachments to this host go (the next host makes its own)."""
         if self.svc.volumes is None:
@@ -479,7 +493,19 @@ class ComputeAgent:
                                         connection_info=None)
 
     async def snapshot_volume(self, server_uuid: str, volume_id: str, target: str) -> None:
-        """A point-in-time copy of an attached volume while the guest writes (assisted snapshot)."""
+        """A standalone point-in-time copy of an attached volume at target (assisted snapshot): the
+        running guest's QEMU copies it while the guest writes; a volume of a server whose guest is
+        not running is copied as it is (Nova's offline volume snapshot with qemu-img)."""
+        if await self.driver.has_disk(server_uuid, volume_id) is None:
+            async with self._busy.setdefault(server_uuid, asyncio.Lock()):  # no start while it is read
+                if await self.driver.has_disk(server_uuid, volume_id) is None:
+                    bdm = next((b for b in await asyncio.to_thread(self.svc.servers.block_devices, server_uuid)
+                                if b.volume_id == volume_id and b.connection_info), None)
+                    if bdm is None:
+                        raise DriverError(f"volume {volume_id} is not attached to server {server_uuid}")
+                    disk = volume_api.disk(volume_id, bdm.connection_info, bdm.device_name)
+                    await disks.convert_standalone(disk.path, pathlib.Path(target), disk.format)
+                    return
         await self.driver.snapshot_disk(server_uuid, volume_id, pathlib.Path(target))
 
     async def release_volumes(self, server_uuid: str) -> None:
@@ -497,14 +523,13 @@ class ComputeAgent:
             except Exception:  # the volume stays; an operator can delete it
                 LOG.exception("could not release volume %s of %s", bdm.volume_id, server_uuid)
 
-    async def external_event(self, server_uuid: str, name: str, tag: str | None, status: str) -> None:
-        """An event the API accepted for a server of this host."""
+    async def external_event(self, server_uuid: str, name: str, tag: str | None, status: str,
+                             request_id: str | None = None) -> None:
+        """An event the API accepted for a server of this host (request_id: the API's request)."""
         if self.events.deliver(server_uuid, name, tag, status):
             return
         if name == "volume-extended" and tag and self.svc.volumes is not None:
-            # Block Storage grew an attached volume (online extend): the guest sees the new size.
-            volume = await self.svc.volumes.get(tag)
-            await self.driver.extend_disk(server_uuid, tag, int(volume["size"]) * 1024 ** 3)
+            await self._volume_extended(server_uuid, tag, request_id)
             return
         if name in ("network-changed", "network-vif-deleted") and self.network.has_networking:
             row = await asyncio.to_thread(self.svc.servers.by_uuid, server_uuid)
@@ -512,6 +537,23 @@ class ComputeAgent:
                 return
             network_info = await self.network.refresh(row)
             await asyncio.to_thread(self.svc.servers.finish, server_uuid, network_info=network_info)
+
+    async def _volume_extended(self, server_uuid: str, volume_id: str, request_id: str | None) -> None:
+        """Block Storage grew an attached volume (online extend): the guest sees the new size.  The
+        work is the event compute_extend_volume of the API's extend_volume action, as in Nova."""
+        async def record(**kwargs: Any) -> None:
+            if request_id:
+                await asyncio.to_thread(self.svc.actions.event, server_uuid, request_id, "compute_extend_volume",
+                                        host=self.host, **kwargs)
+
+        await record(start=True)
+        try:
+            volume = await self.svc.volumes.get(volume_id)
+            await self.driver.extend_disk(server_uuid, volume_id, int(volume["size"]) * 1024 ** 3)
+        except Exception as err:
+            await record(error=err)
+            raise
+        await record()
 
     async def delete(self, instance_uuid: str) -> None:
         row = await asyncio.to_thread(self.svc.servers.by_uuid, instance_uuid)
@@ -601,9 +643,11 @@ class Endpoint:
         self._spawn(self._in(ctx, self.agent.run(instance_uuid, action, ctx, **(args or {}))))
 
     async def external_events(self, events: list[dict[str, Any]], context: RequestContext | None = None) -> None:
+        ctx = context or RequestContext.service()
         for event in events:
-            self._spawn(self._in(context or RequestContext.service(), self.agent.external_event(
-                event["server_uuid"], event["name"], event.get("tag"), event.get("status", "completed"))))
+            self._spawn(self._in(ctx, self.agent.external_event(
+                event["server_uuid"], event["name"], event.get("tag"), event.get("status", "completed"),
+                request_id=context.request_id if context else None)))
 
     async def attach_interface(self, instance_uuid: str, item: dict[str, Any],
                                context: RequestContext | None = None) -> dict[str, Any]:

@@ -188,6 +188,7 @@ async def unshelve(agent: "ComputeAgent", row: Any, ctx: RequestContext) -> Chan
     await agent.driver.destroy(row.uuid)
     row.image_meta = {**(row.image_meta or {}), "id": image["id"], "checksum": image.get("checksum"),
                       "disk_format": image.get("disk_format")}
+    await agent.reconnect_volumes(row.uuid)
     spec = await agent.spec(row)
     await agent.driver.spawn(spec)
     await agent.images.delete(image["id"])

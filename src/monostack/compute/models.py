@@ -89,6 +89,9 @@ class Instance(Base):
     faults: orm.Mapped[list["InstanceFault"]] = orm.relationship(
         cascade="all, delete-orphan", passive_deletes=True, lazy="selectin",
         order_by="InstanceFault.id.desc()")
+    # Read for the server's view (volumes_attached); written through ComputeService.servers only.
+    block_devices: orm.Mapped[list["BlockDeviceMapping"]] = orm.relationship(
+        lazy="selectin", viewonly=True, order_by="BlockDeviceMapping.id")
 
 
 class InstanceMetadata(Base):

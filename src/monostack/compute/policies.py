@@ -31,6 +31,7 @@ _MEMBER_ACTIONS = [
     "os-server-tags:update", "os-server-tags:update_all", "os-server-tags:delete", "os-server-tags:delete_all",
     "os-multinic:add", "os-multinic:remove", "os-server-password:clear",
     "os-security-groups:add", "os-security-groups:remove",
+    "os-volumes:create", "os-volumes:delete", "os-volumes:snapshots:create", "os-volumes:snapshots:delete",
 ]
 _READER_ACTIONS = [
     "servers:index", "servers:detail", "servers:show", "servers:show:flavor-extra-specs",
@@ -40,6 +41,8 @@ _READER_ACTIONS = [
     "os-server-password:show", "ips:index", "ips:show", "os-security-groups:list",
     "os-server-groups:index", "os-server-groups:show", "limits", "os-simple-tenant-usage:show",
     "os-quota-sets:show", "os-quota-sets:detail", "os-availability-zone:list",
+    "os-volumes:list", "os-volumes:detail", "os-volumes:show", "os-volumes:snapshots:list",
+    "os-volumes:snapshots:detail", "os-volumes:snapshots:show",
 ]
 _ADMIN_ACTIONS = [
     "servers:index:get_all_tenants", "servers:detail:get_all_tenants", "servers:allow_all_filters",

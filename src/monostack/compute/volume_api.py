@@ -27,6 +27,7 @@ from monostack.compute.drivers.base import Disk
 
 LOG = logging.getLogger(__name__)
 MICROVERSION = {"OpenStack-API-Version": "volume 3.44"}
+MULTIATTACH_MICROVERSION = "2.60"  # the first compute API version that may attach multiattach volumes
 
 
 def connector(host: str) -> dict[str, Any]:
@@ -49,9 +50,15 @@ def disk(volume_id: str, connection_info: dict[str, Any], device_name: str | Non
     if connection_info.get("driver_volume_type") not in ("file", "local", "nfs") or not data.get("device_path"):
         raise errors.BadRequest(f"Volume {volume_id} cannot be attached on this host: "
                                 f"{connection_info.get('driver_volume_type')!r} connections are not supported.")
-    return Disk(volume_id=volume_id, path=pathlib.Path(data["device_path"]), format=data.get("format", "raw"),
+    fmt = data.get("format", "raw")
+    # Nova marks connection_info["multiattach"]; Block Storage's file driver says so in data.
+    shareable = bool(connection_info.get("multiattach") or data.get("multiattach"))
+    if shareable and fmt != "raw":  # QEMU never shares write access to a qcow2 file: refused before it
+        raise errors.BadRequest(f"Volume {volume_id} is multiattach but its file is {fmt}, which guests "
+                                f"cannot share.")
+    return Disk(volume_id=volume_id, path=pathlib.Path(data["device_path"]), format=fmt,
                 device_name=device_name or "", serial=volume_id,
-                read_only=read_only or data.get("access_mode") == "ro")
+                read_only=read_only or data.get("access_mode") == "ro", shareable=shareable)
 
 
 class VolumeAPI:
@@ -107,16 +114,21 @@ class VolumeAPI:
             raise errors.NotFound(f"Volume {volume_id} could not be found.")
         return self._body(response, "volume")
 
-    def check_attachable(self, volume: dict[str, Any], server_uuid: str) -> None:
-        """Nova's check_availability_zone/check_attach: 400 unless it can be attached here."""
-        attached = [a for a in volume.get("attachments") or [] if a.get("server_id") == server_uuid]
-        if attached:
+    def check_attachable(self, volume: dict[str, Any], server_uuid: str, supports_multiattach: bool) -> None:
+        """Nova's checks before it reserves a volume for a server (400 unless it can be attached):
+        a volume that is not multiattach attached nowhere else, none attached to this server
+        twice, and multiattach volumes only from compute API 2.60 on (supports_multiattach)."""
+        servers = [a.get("server_id") for a in volume.get("attachments") or [] if a.get("server_id")]
+        if servers and not volume.get("multiattach"):
+            raise errors.BadRequest(f"Invalid volume: volume {volume['id']} is already attached to instances: "
+                                    f"{' '.join(servers)}")
+        if server_uuid in servers:
             raise errors.BadRequest(f"Invalid volume: volume {volume['id']} already attached")
-        if volume["status"] == "in-use" and not volume.get("multiattach"):
-            raise errors.BadRequest(f"Invalid volume: volume {volume['id']} status must be 'available'. "
-                                    f"Currently in 'in-use'")
+        if volume.get("multiattach") and not supports_multiattach:
+            raise errors.BadRequest(f"Multiattach volumes are only supported starting with compute API version "
+                                    f"{MULTIATTACH_MICROVERSION}.")
         if volume["status"] not in ("available", "in-use", "reserved") or (
-                volume["status"] == "reserved" and not volume.get("multiattach")):
+                volume["status"] != "available" and not volume.get("multiattach")):
             raise errors.BadRequest(f"Invalid volume: volume {volume['id']} status must be 'available'. "
                                     f"Currently in '{volume['status']}'")
 
@@ -181,13 +193,15 @@ class VolumeAPI:
         return response.json()["volume"]
 
     async def wait_available(self, volume_id: str, timeout: float = 600) -> dict[str, Any]:
-        """Polls (as Nova's block_device_allocate_retries) until the volume is available."""
+        """Polls (as Nova's block_device_allocate_retries) until the volume is available; a
+        multiattach volume may also be in use by other servers (it takes further attachments)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         delay = 0.05
         while True:
             volume = await self.get(volume_id)
-            if volume["status"] == "available":
+            if volume["status"] == "available" or (volume.get("multiattach") and
+                                                   volume["status"] in ("in-use", "reserved", "attaching")):
                 return volume
             if volume["status"] in ("error", "error_restoring", "error_extending"):
                 raise errors.BadRequest(f"Volume {volume_id} did not finish being created even after we waited "
@@ -202,3 +216,63 @@ class VolumeAPI:
         response = await self._call("DELETE", f"/volumes/{volume_id}")
         if response.status_code not in (202, 204, 404):
             LOG.warning("could not delete volume %s: %s", volume_id, self._message(response))
+
+    # -- Nova's volume proxy (os-volumes, os-snapshots): the caller's token, Nova's errors ---------
+    async def _proxy(self, ctx: Any, method: str, path: str, not_found: str | None = None,
+                     **kwargs: Any) -> httpx.Response:
+        """A call on the caller's behalf, its errors translated as nova.volume.cinder does: 404 is
+        the volume's or snapshot's NotFound, 400 (and a 409 of a busy volume) invalid input, 403
+        forbidden and 413 (over quota) Nova's OverQuota, a 403; anything else Block Storage failing."""
+        response = await self._call(method, path, ctx=ctx, **kwargs)
+        status = response.status_code
+        if status < 300:
+            return response
+        message = self._message(response)
+        if status == 404:
+            raise errors.NotFound(not_found or message)
+        if status in (400, 409):
+            prefix = "" if message.startswith("Invalid input received") else "Invalid input received: "
+            raise errors.BadRequest(prefix + message)
+        if status in (403, 413):
+            raise errors.Forbidden(message)
+        raise errors.ServiceUnavailable(f"Block Storage answered {status}: {message}")
+
+    async def _every(self, ctx: Any, collection: str) -> list[dict[str, Any]]:
+        """Every item of a detailed list, page after page (Nova pages them itself, with offset)."""
+        items: list[dict[str, Any]] = []
+        params: dict[str, str] = {}
+        while True:
+            body = (await self._proxy(ctx, "GET", f"/{collection}/detail", params=params)).json()
+            page = body.get(collection) or []
+            items += page
+            if not page or not any(link.get("rel") == "next" for link in body.get(f"{collection}_links") or []):
+                return items
+            params = {"marker": page[-1]["id"]}
+
+    async def list_volumes(self, ctx: Any) -> list[dict[str, Any]]:
+        return await self._every(ctx, "volumes")
+
+    async def create_volume(self, ctx: Any, volume: dict[str, Any]) -> dict[str, Any]:
+        """`volume`: Block Storage's create body; 404 (a volume type, a zone) keeps its message."""
+        return (await self._proxy(ctx, "POST", "/volumes", json={"volume": volume})).json()["volume"]
+
+    async def delete_volume(self, ctx: Any, volume_id: str) -> None:
+        await self._proxy(ctx, "DELETE", f"/volumes/{volume_id}", f"Volume {volume_id} could not be found.")
+
+    async def get_snapshot(self, ctx: Any, snapshot_id: str) -> dict[str, Any]:
+        response = await self._proxy(ctx, "GET", f"/snapshots/{snapshot_id}",
+                                     f"Snapshot {snapshot_id} could not be found.")
+        return response.json()["snapshot"]
+
+    async def list_snapshots(self, ctx: Any) -> list[dict[str, Any]]:
+        return await self._every(ctx, "snapshots")
+
+    async def create_snapshot(self, ctx: Any, volume_id: str, *, force: bool, name: str | None,
+                              description: str | None) -> dict[str, Any]:
+        body = {"volume_id": volume_id, "force": force, "name": name, "description": description}
+        response = await self._proxy(ctx, "POST", "/snapshots", f"Volume {volume_id} could not be found.",
+                                     json={"snapshot": body})
+        return response.json()["snapshot"]
+
+    async def delete_snapshot(self, ctx: Any, snapshot_id: str) -> None:
+        await self._proxy(ctx, "DELETE", f"/snapshots/{snapshot_id}", f"Snapshot {snapshot_id} could not be found.")

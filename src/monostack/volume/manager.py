@@ -11,11 +11,13 @@ transitional status (states.RECOVERY).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
 import pathlib
 import tempfile
-from typing import Any
+import uuid
+from typing import Any, AsyncIterator
 
 from monostack.common import context as request_context
 from monostack.volume import models, states
@@ -90,22 +92,26 @@ class VolumeManager:
         row = await asyncio.to_thread(self._volume, volume_id)
         if row is None:
             return
+        shareable = bool(row.multiattach)  # guests will share it: the driver picks a format that allows it
         try:
             if row.snapshot_id:
                 snap = await asyncio.to_thread(self._snapshot, row.snapshot_id)
                 if snap is None:
                     raise VolumeDriverError(f"snapshot {row.snapshot_id} is gone")
-                await self.driver.create_volume_from_snapshot(volume_id, row.size, snap.id, snap.volume_id)
+                await self.driver.create_volume_from_snapshot(volume_id, row.size, snap.id, snap.volume_id,
+                                                              shareable=shareable)
             elif row.source_volid:
-                await self.driver.create_cloned_volume(volume_id, row.size, row.source_volid)
+                async with self._point_in_time(row.source_volid, "clone") as copy:
+                    await self.driver.create_cloned_volume(volume_id, row.size, row.source_volid, source=copy,
+                                                           shareable=shareable)
             elif image is not None:
                 if self.svc.images is None:
                     raise VolumeDriverError("no Image service to download the image from")
                 path = await self.svc.images.cached(image)
                 await self.driver.create_volume_from_image(volume_id, row.size, path,
-                                                           image.get("disk_format") or "raw")
+                                                           image.get("disk_format") or "raw", shareable=shareable)
             else:
-                await self.driver.create_volume(volume_id, row.size)
+                await self.driver.create_volume(volume_id, row.size, shareable=shareable)
         except Exception as err:
             LOG.exception("creating volume %s failed", volume_id)
             await self._cleanup(volume_id)
@@ -179,11 +185,12 @@ class VolumeManager:
             return
         tmp = pathlib.Path(tempfile.mkdtemp(prefix="migrate-", dir=self.driver.state_dir))
         dest = None
+        multiattach = await asyncio.to_thread(self._type_multiattach, new_type_id)  # the flag follows the type
         try:
             dest = self.svc.manager_for(dest_host)
             copy = tmp / f"{volume_id}.qcow2"
             await self.driver.copy_volume_to_image(volume_id, copy, "qcow2")
-            await dest.driver.create_volume_from_image(volume_id, row.size, copy, "qcow2")
+            await dest.driver.create_volume_from_image(volume_id, row.size, copy, "qcow2", shareable=multiattach)
         except Exception as err:
             LOG.exception("migrating volume %s to %s failed", volume_id, dest_host)
             if dest is not None:
@@ -197,7 +204,7 @@ class VolumeManager:
         finally:
             await asyncio.to_thread(_rmtree, tmp)
         await asyncio.to_thread(self.svc.volumes.finish, volume_id, "retyped", host=dest_host,
-                                volume_type_id=new_type_id, migration_status="success")
+                                volume_type_id=new_type_id, multiattach=multiattach, migration_status="success")
         await self._cleanup(volume_id)
 
     async def upload_to_image(self, volume_id: str, image_id: str, disk_format: str) -> None:
@@ -207,8 +214,9 @@ class VolumeManager:
         tmp = pathlib.Path(tempfile.mkdtemp(prefix="upload-", dir=self.driver.state_dir))
         target = tmp / f"{image_id}.{disk_format}"
         try:
-            await self.driver.copy_volume_to_image(volume_id, target, disk_format if disk_format in
-                                                   ("qcow2", "raw") else "raw")
+            async with self._point_in_time(volume_id, "upload") as copy:
+                await self.driver.copy_volume_to_image(volume_id, target, disk_format if disk_format in
+                                                       ("qcow2", "raw") else "raw", source=copy)
             await self.svc.images.upload(image_id, target)
         except Exception as err:
             LOG.exception("uploading volume %s to image %s failed", volume_id, image_id)
@@ -236,12 +244,39 @@ class VolumeManager:
                 row.status_reason = reason
             row.updated_at = utcnow()
 
+    # -- reading a volume a guest may be writing -----------------------------------------------
+    @staticmethod
+    def _attached_to(volume: models.Volume | None) -> list[str]:
+        """The servers that have the volume attached (their guests may be writing to it)."""
+        return [a.instance_uuid for a in (volume.attachments if volume is not None else [])
+                if a.instance_uuid and a.attach_status == states.ATTACHED]
+
+    @contextlib.asynccontextmanager
+    async def _point_in_time(self, volume_id: str, purpose: str) -> AsyncIterator[pathlib.Path | None]:
+        """None when no server has the volume attached (the driver reads it in place); else a
+        standalone qcow2 copy of it as of now, which Compute makes (the guest's QEMU copies it
+        while the guest goes on writing: Cinder's temporary snapshot of an in-use volume, for
+        backups, uploads and clones), removed afterwards.  It is one of the driver's temporaries,
+        so a crash leaves nothing the driver does not sweep at its next start."""
+        volume = await asyncio.to_thread(self._volume, volume_id)
+        servers = self._attached_to(volume)
+        if not servers or self.svc.compute is None:
+            yield None
+            return
+        copy_id = f"{purpose}-{uuid.uuid4().hex[:12]}"
+        target = self.driver.snapshot_target(copy_id)
+        try:
+            await self.svc.compute.assisted_snapshot(servers[0], volume_id, copy_id, str(target))
+            yield target
+        finally:
+            await asyncio.to_thread(target.unlink, missing_ok=True)
+
     # -- snapshots ---------------------------------------------------------------------------
     async def create_snapshot(self, snapshot_id: str, volume_id: str) -> None:
         try:
             volume = await asyncio.to_thread(self._volume, volume_id)
-            servers = [a.instance_uuid for a in (volume.attachments if volume else []) if a.instance_uuid]
-            if servers and volume is not None and volume.status == states.IN_USE and self.svc.compute is not None:
+            servers = self._attached_to(volume)
+            if servers and self.svc.compute is not None:
                 # A guest writes to it: its QEMU copies it point-in-time (Nova's assisted snapshot),
                 # then the copy becomes the snapshot.
                 await self.svc.compute.assisted_snapshot(servers[0], volume_id, snapshot_id,
@@ -265,8 +300,10 @@ class VolumeManager:
         await asyncio.to_thread(self.svc.snapshots.purge, snapshot_id)
 
     # -- connections -------------------------------------------------------------------------
-    async def initialize_connection(self, volume_id: str, connector: dict[str, Any]) -> dict[str, Any]:
-        return await self.driver.initialize_connection(volume_id, connector)
+    async def initialize_connection(self, volume_id: str, connector: dict[str, Any], *,
+                                    shareable: bool = False) -> dict[str, Any]:
+        """shareable: the volume is multiattach (other guests may have it open at the same time)."""
+        return await self.driver.initialize_connection(volume_id, connector, shareable=shareable)
 
     async def terminate_connection(self, volume_id: str, connector: dict[str, Any] | None) -> None:
         await self.driver.terminate_connection(volume_id, connector)
@@ -281,8 +318,10 @@ class VolumeManager:
                 raise VolumeDriverError("no backup store is configured")
             parent = await asyncio.to_thread(self._backup, backup.parent_id) if backup.parent_id else None
             parent_data = (parent.data_id or parent.id) if parent is not None else None
-            result = await self.backup_store.backup(backup_id, self.driver.volume_path(volume_id),
-                                                    parent_id=parent_data, volume_id=volume_id) or {}
+            async with self._point_in_time(volume_id, "backup") as copy:
+                source, fmt = (copy, "qcow2") if copy is not None else (self.driver.volume_path(volume_id), None)
+                result = await self.backup_store.backup(backup_id, source, parent_id=parent_data,
+                                                        volume_id=volume_id, volume_format=fmt) or {}
         except Exception as err:
             LOG.exception("backup %s of volume %s failed", backup_id, volume_id)
             await asyncio.to_thread(self.svc.backups.finish, backup_id, "create_failed", _text(err))
@@ -298,7 +337,7 @@ class VolumeManager:
                 raise VolumeDriverError("no backup store is configured")
             if new_volume:
                 row = await asyncio.to_thread(self._volume, volume_id)
-                await self.driver.create_volume(volume_id, row.size)
+                await self.driver.create_volume(volume_id, row.size, shareable=bool(row.multiattach))
             backup = await asyncio.to_thread(self._backup, backup_id)
             data_id = (backup.data_id or backup.id) if backup is not None else backup_id
             await self.backup_store.restore(data_id, self.driver.volume_path(volume_id))
@@ -363,6 +402,12 @@ class VolumeManager:
     def _snapshot(self, snapshot_id: str) -> models.Snapshot | None:
         with self.svc.db.reader() as session:
             return session.get(models.Snapshot, snapshot_id)
+
+    def _type_multiattach(self, type_id: str | None) -> bool:
+        from monostack.volume.service.types import is_multiattach
+        with self.svc.db.reader() as session:
+            vtype = session.get(models.VolumeType, type_id) if type_id else None
+            return vtype is not None and is_multiattach(vtype.extra_specs)
 
     def _backup(self, backup_id: str) -> models.Backup | None:
         with self.svc.db.reader() as session:

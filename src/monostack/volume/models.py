@@ -117,6 +117,9 @@ class Backup(Base):
     # The backup whose stored data this row stands for (an imported record); None: its own id.
     data_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(36))
     metadata_: orm.Mapped[dict] = orm.mapped_column("metadata", sa.JSON, default=dict)
+    # The backed-up volume's own metadata and image metadata, given back by a restore (as Cinder's
+    # backup metadata): {"metadata": {...}, "image_metadata": {...}}.
+    volume_metadata: orm.Mapped[dict | None] = orm.mapped_column(sa.JSON)
     data_timestamp: orm.Mapped[datetime.datetime | None] = orm.mapped_column(Timestamp)
     created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(Timestamp, index=True, default=utcnow)
     updated_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(Timestamp)

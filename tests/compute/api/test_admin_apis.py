@@ -88,6 +88,14 @@ def test_server_external_events(nova: Nova, member: Nova, server_id: str) -> Non
     assert response.status_code == 207 and response.json()["events"][0]["code"] == 400  # needs a tag
     assert member.http.post("/os-server-external-events", json={"events": [
         {"name": "network-changed", "server_uuid": server_id}]}).status_code == 403
+    # Block Storage's volume-extended shows as the server's extend_volume action (as Nova records it).
+    response = nova.http.post("/os-server-external-events", headers={"OpenStack-API-Version": "compute 2.51"},
+                              json={"events": [{"name": "volume-extended", "server_uuid": server_id,
+                                                "tag": str(uuid.uuid4())}]})
+    assert response.status_code == 200, response.text
+    actions = nova.http.get(f"/servers/{server_id}/os-instance-actions").json()["instanceActions"]
+    assert [a["request_id"] for a in actions if a["action"] == "extend_volume"] == [
+        response.headers["x-openstack-request-id"]]
 
 
 def test_server_ips(nova: Nova, server_id: str) -> None:

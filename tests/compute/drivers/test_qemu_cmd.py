@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import pathlib
 
+import pytest
+
 from monostack.compute.drivers import qemu_cmd, unixsock
 from monostack.compute.drivers.base import Disk, GuestSpec, Nic
 from monostack.compute.drivers.instance_files import InstanceFiles
@@ -90,6 +92,31 @@ def test_boot_from_volume(tmp_path: pathlib.Path) -> None:
     disks = [d for d in json_devices(argv) if d["driver"] == "virtio-blk-pci"]
     assert [d["id"] for d in disks] == ["vol-0d7a6cc6-1234-4321-aaaa-000000000001"]
     assert disks[0]["bootindex"] == 0
+
+
+def test_a_multiattach_volume_is_opened_shared(tmp_path: pathlib.Path) -> None:
+    """The connection info of a multiattach volume makes a shareable Disk, whose virtio-blk device
+    shares write access (share-rw) on a raw node, at a cold start and in hot-plug alike; the image
+    lock stays on (no "locking": "off"); a qcow2 multiattach volume is refused."""
+    from monostack.common import errors
+    from monostack.compute import volume_api
+
+    info = {"driver_volume_type": "file", "data": {"device_path": str(tmp_path / "vol.raw"), "format": "raw",
+                                                   "multiattach": True, "access_mode": "rw"}}
+    disk = volume_api.disk("0d7a6cc6-1234-4321-aaaa-000000000001", info, "/dev/vdb")
+    assert disk.shareable and disk.format == "raw" and not disk.read_only
+    plain = volume_api.disk("v2", {"driver_volume_type": "file", "data": {"device_path": "/x", "format": "qcow2"}},
+                            None)
+    assert not plain.shareable and "share-rw" not in qemu_cmd.volume(plain).device
+    with pytest.raises(errors.BadRequest, match="cannot share"):
+        volume_api.disk("v3", {"driver_volume_type": "file", "multiattach": True,
+                               "data": {"device_path": "/x", "format": "qcow2"}}, None)
+    argv = build(tmp_path, spec(tmp_path, disks=[disk]), InstanceFiles(tmp_path / "inst"))
+    device = next(d for d in json_devices(argv) if d["id"] == "vol-0d7a6cc6-1234-4321-aaaa-000000000001")
+    assert device["share-rw"] is True
+    hotplug = qemu_cmd.volume(disk)
+    assert hotplug.device["share-rw"] is True and hotplug.blockdev["driver"] == "raw"
+    assert "locking" not in hotplug.blockdev["file"]
 
 
 def test_slots_are_kept(tmp_path: pathlib.Path) -> None:

@@ -3,6 +3,7 @@ evidence, before and after snapshots, clones, deletes in every order and interru
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pathlib
 import signal
@@ -12,7 +13,7 @@ import uuid
 
 import pytest
 
-from monostack.volume.drivers import layout
+from monostack.volume.drivers import layout, qemu_img
 from monostack.volume.drivers.base import VolumeDriverError
 from monostack.volume.drivers.file import FileDriver
 from tests.volume.drivers.conftest import GiB, MiB, chain_names, holds, img_info, make_conf, need_tools, write
@@ -285,11 +286,22 @@ async def test_in_use_volumes(tmp_path: pathlib.Path, holder) -> None:
         await drv.extend_volume(vol, 2)
     with pytest.raises(VolumeDriverError):
         await drv.copy_volume_to_image(vol, tmp_path / "up.qcow2", "qcow2")
-    await drv.copy_volume_to_image(vol, tmp_path / "up.qcow2", "qcow2", force=True)
-    # a clone of an in-use volume is a copy: the running guest's file is left alone
-    await drv.create_cloned_volume(clone, 1, vol)
-    assert chain_names(drv.volume_path(clone)) == [drv.volume_path(clone).name]
+
+    def point_in_time_copy(copy_id: str) -> pathlib.Path:
+        """What Compute makes of a volume a guest writes (the manager asks it): a standalone qcow2."""
+        target = drv.snapshot_target(copy_id)
+        subprocess.run(["qemu-img", "convert", "-U", "-f", "qcow2", "-O", "qcow2", str(path), str(target)],
+                       check=True)
+        return target
+
+    await drv.copy_volume_to_image(vol, tmp_path / "up.raw", "raw", source=point_in_time_copy("upload"))
+    assert holds(tmp_path / "up.raw", 0x77, 0, MiB, fmt="raw")
+    # a clone of an in-use volume is made of such a copy (taken over, not copied again)
+    copy = point_in_time_copy("clone")
+    await drv.create_cloned_volume(clone, 2, vol, source=copy)
+    assert chain_names(drv.volume_path(clone)) == [drv.volume_path(clone).name] and not copy.exists()
     assert holds(drv.volume_path(clone), 0x77, 0, MiB)
+    assert img_info(drv.volume_path(clone))["virtual-size"] == 2 * GiB
     # what Compute does for a snapshot of an in-use volume: a standalone copy at snapshot_target
     target = drv.snapshot_target(snap)
     subprocess.run(["qemu-img", "convert", "-U", "-f", "qcow2", "-O", "qcow2", str(path), str(target)], check=True)
@@ -355,3 +367,111 @@ async def test_an_upload_keeps_its_chain_while_the_volume_goes(tmp_path: pathlib
     assert holds(target, 0x2B, 0, 64 * MiB, fmt="raw") and holds(target, 0x2C, 64 * MiB, MiB, fmt="raw")
     await drv.delete_volume(vol)  # the sweep after the pin is gone
     assert files(drv) == set()
+
+
+async def test_shareable_volumes_are_raw_files_on_a_qcow2_backend(tmp_path: pathlib.Path) -> None:
+    """A multiattach volume is a standalone raw file however it is made (two QEMUs may share
+    write access to a raw file, never to a qcow2 one); snapshots of it are raw copies, and volumes
+    made from those follow their own flag."""
+    drv = driver(tmp_path)
+    await drv.init_host()
+    image = make_image(tmp_path)
+    empty, from_image, plain, snap, from_snap, clone, child = (uid() for _ in range(7))
+    await drv.create_volume(empty, 1, shareable=True)
+    await drv.create_volume_from_image(from_image, 1, image, "qcow2", shareable=True)
+    await drv.create_volume(plain, 1)
+    write(drv.volume_path(plain), 0x5A, 0, MiB)
+    await drv.create_snapshot(snap, plain)  # the plain volume goes on in an overlay on the snapshot
+    await drv.create_volume_from_snapshot(from_snap, 1, snap, plain, shareable=True)
+    await drv.create_cloned_volume(clone, 1, plain, shareable=True)
+    for vid in (empty, from_image, from_snap, clone):
+        path = drv.volume_path(vid)
+        assert path.suffix == ".raw" and chain_names(path) == [path.name]
+        conn = await drv.initialize_connection(vid, {"host": "h"}, shareable=True)
+        assert conn["data"]["format"] == "raw" and conn["data"]["multiattach"] is True
+    assert holds(drv.volume_path(from_image), 0x11, 0, MiB)
+    assert holds(drv.volume_path(from_snap), 0x5A, 0, MiB) and holds(drv.volume_path(clone), 0x5A, 0, MiB)
+    shared_snap = uid()
+    await drv.create_snapshot(shared_snap, clone)
+    assert drv.volume_path(clone).suffix == ".raw" and (drv.state_dir / f"snapshot-{shared_snap}.raw").exists()
+    await drv.create_volume_from_snapshot(child, 1, shared_snap, clone)  # not shareable: a qcow2 overlay
+    assert chain_names(drv.volume_path(child)) == [f"volume-{child}.qcow2", f"snapshot-{shared_snap}.raw"]
+    assert holds(drv.volume_path(child), 0x5A, 0, MiB)
+    for vid in (empty, from_image, plain, from_snap, clone, child):
+        await drv.delete_volume(vid)
+    await drv.delete_snapshot(snap, plain)
+    await drv.delete_snapshot(shared_snap, clone)
+    assert files(drv) == set()
+
+
+async def test_a_qcow2_volume_made_shareable_is_converted_to_raw_at_its_next_connection(
+        tmp_path: pathlib.Path) -> None:
+    """A volume retyped to multiattach keeps its qcow2 file (and chain) until it is connected
+    shareable: then it becomes a standalone raw file with the same bytes, the snapshot under it
+    stays, and a crash between publishing the raw file and removing the qcow2 one is finished
+    at the next start (the raw file is complete)."""
+    drv = driver(tmp_path)
+    await drv.init_host()
+    vol, snap = uid(), uid()
+    await drv.create_volume(vol, 1)
+    write(drv.volume_path(vol), 0x61, 0, MiB)
+    await drv.create_snapshot(snap, vol)
+    write(drv.volume_path(vol), 0x62, MiB, MiB)
+    conn = await drv.initialize_connection(vol, {"host": "h"}, shareable=True)
+    raw = drv.volume_path(vol)
+    assert conn["data"] == {"device_path": str(raw), "format": "raw", "name": vol, "multiattach": True}
+    assert raw.suffix == ".raw" and files(drv) == {raw.name, f"snapshot-{snap}.qcow2"}
+    assert holds(raw, 0x61, 0, MiB) and holds(raw, 0x62, MiB, MiB) and raw.stat().st_size == GiB
+    assert (await drv.initialize_connection(vol, {}))["data"]["format"] == "raw"  # stays raw
+    # the crash: the qcow2 file is back beside the raw one
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(drv.state_dir / f"volume-{vol}.qcow2"), "1G"],
+                   check=True)
+    restarted = driver(tmp_path)
+    await restarted.init_host()
+    assert restarted.volume_path(vol) == raw and holds(raw, 0x62, MiB, MiB)
+    assert files(restarted) == {raw.name, f"snapshot-{snap}.qcow2"}
+
+
+@pytest.mark.qemu
+async def test_guests_sharing_a_raw_volume_count_as_in_use(tmp_path: pathlib.Path) -> None:
+    """Two QEMUs write one raw file (virtio-blk share-rw=on, image locks on): the driver sees it in
+    use (QEMU's lock on the write permission), so it refuses what needs the file quiet; a shared
+    qcow2 volume a guest holds is not converted under it."""
+    drv = driver(tmp_path)
+    await drv.init_host()
+    shared, legacy = uid(), uid()
+    await drv.create_volume(shared, 1, shareable=True)
+    await drv.create_volume(legacy, 1)
+    procs = []
+
+    def guest(path: pathlib.Path, fmt: str) -> None:
+        blockdev = f'{{"driver":"{fmt}","node-name":"v","file":{{"driver":"file","filename":"{path}"}}}}'
+        proc = subprocess.Popen(["qemu-system-x86_64", "-nodefaults", "-display", "none", "-S", "-machine", "pc",
+                                 "-blockdev", blockdev, "-device", '{"driver":"virtio-blk-pci","drive":"v",'
+                                 '"share-rw":true}', "-monitor", "none"],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        procs.append(proc)
+
+    try:
+        assert not await qemu_img.in_use(drv.volume_path(shared), "raw")
+        for _ in range(2):
+            guest(drv.volume_path(shared), "raw")
+        guest(drv.volume_path(legacy), "qcow2")
+        deadline = time.monotonic() + 30
+        while not (await qemu_img.in_use(drv.volume_path(shared), "raw")
+                   and await qemu_img.in_use(drv.volume_path(legacy), "qcow2")):
+            assert all(p.poll() is None for p in procs), [p.stderr.read() for p in procs if p.poll() is not None]
+            assert time.monotonic() < deadline, "QEMU never locked the files"
+            time.sleep(0.05)
+        await asyncio.sleep(0.5)
+        assert all(p.poll() is None for p in procs)  # the second guest got write access beside the first
+        with pytest.raises(VolumeDriverError, match="through Compute"):
+            await drv.extend_volume(shared, 2)
+        with pytest.raises(VolumeDriverError, match="cannot be shared"):
+            await drv.initialize_connection(legacy, {}, shareable=True)
+        assert drv.volume_path(legacy).suffix == ".qcow2"
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+    assert not await qemu_img.in_use(drv.volume_path(shared), "raw")

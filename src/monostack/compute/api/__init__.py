@@ -14,17 +14,16 @@ import re
 from typing import Any
 
 from fastapi import FastAPI, Request
-from starlette.routing import get_route_path
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Scope
 
-from monostack.common import errors
-from monostack.common.http import JSONResponse, base_url, create_app, error_response, nova_error
+from monostack.common import versioned_api
+from monostack.common.http import JSONResponse, base_url, create_app, nova_error
 from monostack.compute.api.common import MICROVERSIONS
 
 # Route modules, in the order their paths must match (static paths before /servers/{id}).
 ROUTERS = ["servers", "server_actions", "server_backups", "flavors", "keypairs", "quotas", "limits",
            "availability_zones", "aggregates", "os_services", "hypervisors", "server_groups", "usage", "migrations",
-           "instance_actions", "server_metadata", "server_tags", "images", "ips", "hosts",
+           "instance_actions", "server_metadata", "server_tags", "images", "volumes_proxy", "ips", "hosts",
            "instance_usage_audit_log", "server_external_events", "consoles", "interfaces", "volume_attachments",
            "server_password", "diagnostics", "assisted_volume_snapshots", "security_groups", "extensions"]
 
@@ -47,47 +46,26 @@ _PROJECT_IN_PATH = re.compile(r"^/v2(?:\.1)?/(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[
                               r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?=/|$)")
 
 
-class MicroversionLayer:
-    """Negotiates the microversion of /v2.1 requests and names it in the response."""
+class MicroversionLayer(versioned_api.MicroversionLayer):
+    """/v2.1 requests (and the legacy /v2 endpoint: v2.1 without microversions); Nova's URLs may
+    name the project (/v2.1/{project_id}/servers is /v2.1/servers)."""
 
-    def __init__(self, app: ASGIApp):
-        self.app = app
+    microversions = MICROVERSIONS
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        # The path below the mount point (/compute in the all-in-one).
-        path = get_route_path(scope)
+    def route(self, scope: Scope, path: str) -> tuple[Scope, bool] | None:
         if not (path.startswith("/v2.1/") or path.startswith("/v2/")) or path == "/v2/":
-            await self.app(scope, receive, send)
-            return
-        # The legacy /v2 endpoint is the v2.1 API without microversions.
+            return None
         legacy = path.startswith("/v2/")
-        # Nova's URLs may name the project: /v2.1/{project_id}/servers is /v2.1/servers.
         project = _PROJECT_IN_PATH.match(path)
         rest = path[project.end():] if project else path[len("/v2/" if legacy else "/v2.1/") - 1:]
         if project or legacy:
             scope = dict(scope, path=scope.get("root_path", "") + "/v2.1" + (rest or "/"))
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        try:
-            version = MICROVERSIONS.minimum if legacy else MICROVERSIONS.negotiate(headers)
-        except errors.APIError as err:
-            await error_response(err, nova_error)(scope, receive, send)
-            return
-        scope.setdefault("state", {})["microversion"] = version
-        extra = [] if legacy else [(k.encode(), v.encode()) for k, v in MICROVERSIONS.response_headers(version).items()]
+        return scope, legacy
+
+    def extra_headers(self, scope: Scope) -> list[tuple[bytes, bytes]]:
         # Nova names the request id twice; clients (and Tempest) read x-compute-request-id.
         ctx = scope.get("monostack.context")
-        if ctx is not None:
-            extra.append((b"x-compute-request-id", ctx.request_id.encode()))
-
-        async def send_with_version(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + extra
-            await send(message)
-
-        await self.app(scope, receive, send_with_version)
+        return [(b"x-compute-request-id", ctx.request_id.encode())] if ctx is not None else []
 
 
 def build(svc: Any, validator: Any, *, max_body_size: int, identity_uri: str = "") -> tuple[FastAPI, ASGIApp]:
@@ -116,13 +94,5 @@ def build(svc: Any, validator: Any, *, max_body_size: int, identity_uri: str = "
     for name in ROUTERS:
         app.include_router(importlib.import_module(f"monostack.compute.api.{name}").router)
     # The middleware stack wraps this layer, so even a 406 carries the request id.
-    app.add_middleware(_Wrap, inner=MicroversionLayer)
+    app.add_middleware(MicroversionLayer)
     return app, asgi
-
-
-class _Wrap:
-    def __init__(self, app: ASGIApp, inner: type) -> None:
-        self.app = inner(app)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)

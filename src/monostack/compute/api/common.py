@@ -9,38 +9,21 @@ from typing import Any
 from fastapi import Request
 
 from monostack.common import errors
-from monostack.common.context import RequestContext
 from monostack.common.http import base_url
 from monostack.common.microversion import Microversions, Version
+from monostack.common.versioned_api import ServiceRequests
 
 # Nova 2.1 up to 2.96 (pinned_availability_zone in server show); without a header, 2.1.
 MICROVERSIONS = Microversions("compute", Version(2, 1), Version(2, 96),
                               legacy_header="x-openstack-nova-api-version")
 
 
-def svc(request: Request) -> Any:
-    """The ComputeService (monostack.compute.service)."""
-    return request.app.state.compute
-
-
-def version(request: Request) -> Version:
-    """The microversion the request negotiated (set by MicroversionLayer)."""
-    return request.scope.get("state", {}).get("microversion", MICROVERSIONS.minimum)
-
-
-def at_least(request: Request, wanted: str) -> bool:
-    return version(request).matches(minimum=wanted)
-
-
-def authorize(request: Request, ctx: RequestContext, rule: str, target: dict[str, Any] | None = None) -> None:
-    """403 unless the rule (`os_compute_api:...`) allows the caller on the target."""
-    target = target if target is not None else {"project_id": ctx.project_id, "user_id": ctx.user_id}
-    svc(request).policy.authorize(ctx, rule, target)
-
-
-def allowed(request: Request, ctx: RequestContext, rule: str, target: dict[str, Any] | None = None) -> bool:
-    target = target if target is not None else {"project_id": ctx.project_id, "user_id": ctx.user_id}
-    return svc(request).policy.check(ctx, rule, target)
+_REQUESTS = ServiceRequests("compute", MICROVERSIONS)
+svc = _REQUESTS.svc  # the ComputeService (monostack.compute.service)
+version = _REQUESTS.version
+at_least = _REQUESTS.at_least
+authorize = _REQUESTS.authorize  # rules `os_compute_api:...`
+allowed = _REQUESTS.allowed
 
 
 def links(request: Request, collection: str, id_: str | int) -> list[dict[str, str]]:

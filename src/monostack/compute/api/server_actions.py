@@ -7,6 +7,7 @@ the server's agent; the answer is 202 (or what Nova answers for that action).
 
 from __future__ import annotations
 
+import json
 import secrets
 from typing import Any, Awaitable, Callable
 
@@ -263,16 +264,50 @@ async def create_image(request: Request, ctx: RequestContext, row: Any, args: An
     if not isinstance(args, dict) or not isinstance(args.get("name"), str) or not args["name"].strip():
         raise errors.BadRequest("Invalid input for field/attribute name. 'name' is a required property")
     states.check("snapshot", row.uuid, row.vm_state, row.task_state)
-    image = await _snapshot_image(request, ctx, row, args["name"], args.get("metadata") or {})
-    try:
-        await _act(request, ctx, row, "snapshot", "createImage", args={"image_id": image["id"]})
-    except Exception:
-        await svc(request).images.delete(image["id"])
-        raise
+    volumes = [b for b in await run_blocking(svc(request).servers.block_devices, row.uuid)
+               if b.destination_type == "volume" and b.volume_id]
+    if any(b.boot_index == 0 for b in volumes):
+        image = await _snapshot_volume_backed(request, ctx, row, args, volumes)
+    else:
+        image = await _snapshot_image(request, ctx, row, args["name"], args.get("metadata") or {})
+        try:
+            await _act(request, ctx, row, "snapshot", "createImage", args={"image_id": image["id"]})
+        except Exception:
+            await svc(request).images.delete(image["id"])
+            raise
     location = links(request, "images", image["id"])[0]["href"]
     if at_least(request, "2.45"):
         return JSONResponse({"image_id": image["id"]}, status_code=202)
     return Response(status_code=202, headers={"Location": location})
+
+
+async def _snapshot_volume_backed(request: Request, ctx: RequestContext, row: Any, args: dict[str, Any],
+                                  volumes: list[Any]) -> dict[str, Any]:
+    """Nova's snapshot_volume_backed: a Block Storage snapshot (forced: the volumes are in use) of
+    each volume, and an image without data that maps them (block_device_mapping, bdm_v2), active
+    at once; a server booted from it gets volumes made from those snapshots."""
+    service = svc(request)
+    if service.volumes is None:
+        raise errors.Conflict("The server's volumes cannot be snapshotted: there is no Block Storage service.")
+    mappings = []
+    for bdm in sorted(volumes, key=lambda b: (b.boot_index is None or b.boot_index < 0, b.boot_index or 0)):
+        volume = await service.volumes.get(bdm.volume_id, ctx)
+        snapshot = await service.volumes.create_snapshot(ctx, bdm.volume_id, force=True,
+                                                         name=f"snapshot for {args['name']}", description=None)
+        mappings.append({"source_type": "snapshot", "destination_type": "volume", "snapshot_id": snapshot["id"],
+                         "volume_size": volume["size"], "boot_index": bdm.boot_index,
+                         "device_name": bdm.device_name, "delete_on_termination": bool(bdm.delete_on_termination),
+                         "disk_bus": bdm.disk_bus, "device_type": bdm.device_type, "tag": None,
+                         "guest_format": None, "no_device": None, "image_id": None, "volume_id": None,
+                         "volume_type": None})
+    extra = {"block_device_mapping": json.dumps(mappings), "bdm_v2": "True", "root_device_name": "/dev/vda"}
+    image = await _snapshot_image(request, ctx, row, args["name"], args.get("metadata") or {}, extra)
+    try:
+        await service.images.activate_empty(image["id"])
+    except Exception:
+        await service.images.delete(image["id"])
+        raise
+    return image
 
 
 @action("shelve", "os-shelve:shelve")

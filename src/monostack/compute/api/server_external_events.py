@@ -55,6 +55,12 @@ def _hosts(svc: Any, uuids: set[str]) -> dict[str, str | None]:
     return {uuid: host for uuid, host in rows}
 
 
+def _record_extend_actions(svc: Any, ctx: RequestContext, uuids: list[str]) -> None:
+    with svc.db.writer() as session:
+        for uuid in dict.fromkeys(uuids):
+            svc.actions.start(session, ctx, uuid, "extend_volume")
+
+
 @router.post("/v2.1/os-server-external-events")
 async def create(request: Request, ctx: RequestContext = Depends(authenticated)) -> JSONResponse:
     common.authorize(request, ctx, "os_compute_api:os-server-external-events:create", {})
@@ -81,6 +87,9 @@ async def create(request: Request, ctx: RequestContext = Depends(authenticated))
             event["code"] = 200
         if event["code"] != 200:
             status = 207
+    extended = [e["server_uuid"] for batch in by_host.values() for e in batch if e["name"] == "volume-extended"]
+    if extended:  # as Nova: the agent's work shows as the server's extend_volume action
+        await run_blocking(_record_extend_actions, service, ctx, extended)
     for host, batch in by_host.items():
         await service.conductor.bus.cast("compute", "external_events", ctx, server=host, events=batch)
     return JSONResponse({"events": events}, status_code=status)

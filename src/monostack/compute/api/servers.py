@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
+import json
 import re
 import secrets
 from typing import Any
@@ -26,6 +27,7 @@ from monostack.compute import states
 from monostack.compute.api import views
 from monostack.compute.api.common import (at_least, authorize, allowed, collection_next, json_body, links, svc,
                                           validate)
+from monostack.compute.volume_api import MULTIATTACH_MICROVERSION
 
 router = APIRouter()
 
@@ -76,7 +78,7 @@ async def create_server(request: Request, ctx: RequestContext = Depends(authenti
     authorize(request, ctx, "os_compute_api:servers:create")
     service = svc(request)
     req = await _resolve(request, ctx, server)
-    made = await _make_volumes(service, ctx, req)
+    made = await _make_volumes(service, ctx, req, at_least(request, MULTIATTACH_MICROVERSION))
     try:
         rows = await run_blocking(service.servers.create, ctx, req)
     except BaseException:
@@ -104,8 +106,7 @@ async def _resolve(request: Request, ctx: RequestContext, server: dict[str, Any]
     if flavor.get("disabled"):
         raise errors.BadRequest(f"Flavor {flavor['id']} could not be found.")
     block_storage = service.volumes is not None and await service.volumes.available()
-    bdms, boot_volume = _block_devices(server, block_storage)
-    image = None
+    image, found = None, None
     image_ref = _ref_id(server.get("imageRef") or "")
     if image_ref:
         found = await service.images.get(image_ref, ctx.auth_token)
@@ -114,6 +115,10 @@ async def _resolve(request: Request, ctx: RequestContext, server: dict[str, Any]
         if found.get("status") != "active":
             raise errors.BadRequest(f"Image {image_ref} is not active.")
         image = _image_meta(found)
+    bdms, boot_volume = _block_devices(
+        {"block_device_mapping_v2": _with_image_defined(server.get("block_device_mapping_v2") or [], found)},
+        block_storage)
+    if found is not None:
         _check_flavor_fits(flavor, found, boot_volume)
     elif not boot_volume:
         raise errors.BadRequest("Block Device Mapping is Invalid: Boot sequence for the instance and image/block "
@@ -151,7 +156,7 @@ async def _resolve(request: Request, ctx: RequestContext, server: dict[str, Any]
         zones = set((await run_blocking(service.aggregates.zones_of_hosts)).values())
         zones.add(service.aggregates.default_zone)
         if zone_name and zone_name not in zones:
-            raise errors.BadRequest(f"The requested availability zone is not available")
+            raise errors.BadRequest("The requested availability zone is not available")
     metadata = server.get("metadata") or {}
     await run_blocking(service.quotas.check_metadata, len(metadata), ctx.project_id)
     for key_ in metadata:
@@ -217,6 +222,38 @@ def _check_flavor_fits(flavor: dict[str, Any], image: dict[str, Any], boot_volum
         raise errors.BadRequest("Flavor's disk is too small for requested image.")
 
 
+def _with_image_defined(requested: list[Any], image: dict[str, Any] | None) -> list[Any]:
+    """The requested block devices and those the image defines (a volume-backed server's snapshot
+    maps its volume snapshots in block_device_mapping, bdm_v2): as Nova, a requested device of the
+    same name or a requested boot device wins over the image's."""
+    raw = (image or {}).get("block_device_mapping")
+    if not raw or str((image or {}).get("bdm_v2")).lower() != "true":
+        return requested
+    try:
+        defined = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return requested
+    if not isinstance(defined, list):
+        return requested
+    if any(isinstance(d, dict) and str(d.get("boot_index")) == "0" for d in defined):
+        # The image's root replaces the default root from the image itself (clients such as the
+        # openstack CLI may spell that default out as source image, destination local).
+        requested = [r for r in requested if not (isinstance(r, dict) and str(r.get("boot_index")) == "0" and
+                                                  r.get("source_type") == "image" and
+                                                  r.get("destination_type", "local") == "local")]
+    names = {r.get("device_name") for r in requested if isinstance(r, dict) and r.get("device_name")}
+    has_boot = any(isinstance(r, dict) and str(r.get("boot_index")) == "0" for r in requested)
+    merged = list(requested)
+    for item in defined:
+        if not isinstance(item, dict) or (item.get("device_name") and item["device_name"] in names) or (
+                has_boot and str(item.get("boot_index")) == "0"):
+            continue
+        merged.append({**{k: v for k, v in item.items() if v is not None and k not in (
+            "snapshot_id", "volume_id", "image_id")},
+            "uuid": item.get("snapshot_id") or item.get("volume_id") or item.get("image_id")})
+    return merged
+
+
 def _block_devices(server: dict[str, Any], block_storage: bool) -> tuple[list[dict[str, Any]], bool]:
     """block_device_mapping_v2 -> rows (volume rows need a Block Storage service); True when the
     server boots from a volume."""
@@ -260,13 +297,18 @@ def _block_devices(server: dict[str, Any], block_storage: bool) -> tuple[list[di
     return rows, boot_volume
 
 
-async def _make_volumes(service: Any, ctx: RequestContext, req: dict[str, Any]) -> list[str]:
+async def _make_volumes(service: Any, ctx: RequestContext, req: dict[str, Any],
+                        supports_multiattach: bool) -> list[str]:
     """The volumes a create maps: the given ones checked, the others made now with the caller's token
-    (so they are the caller's, counted in its quota); the agent waits for them.  Returns the ids made."""
+    (so they are the caller's, counted in its quota); the agent waits for them.  Returns the ids made.
+    supports_multiattach: the request's microversion may map multiattach volumes (2.60+)."""
     made: list[str] = []
     volume_rows = [b for b in req["bdms"] if b["destination_type"] == "volume"]
     if not volume_rows:
         return made
+    if req["max_count"] > 1 and any(b["source_type"] == "volume" for b in volume_rows):
+        # Nova's rule, multiattach volumes included: one request, one server per existing volume.
+        raise errors.BadRequest("Cannot attach one or more volumes to multiple instances")
     if req["max_count"] > 1 and any(b["volume_id"] is None for b in volume_rows):
         raise errors.BadRequest("Block Device Mapping is Invalid: volumes made from an image, a snapshot or "
                                 "blank need one server per request (max_count 1).")
@@ -281,6 +323,9 @@ async def _make_volumes(service: Any, ctx: RequestContext, req: dict[str, Any]) 
                 if volume["status"] != "available" and not volume.get("multiattach"):
                     raise errors.BadRequest(f"Block Device Mapping is Invalid: Volume {volume['id']} status must "
                                             f"be 'available'. Currently in '{volume['status']}'")
+                if volume.get("multiattach") and not supports_multiattach:
+                    raise errors.BadRequest(f"Multiattach volumes are only supported starting with compute API "
+                                            f"version {MULTIATTACH_MICROVERSION}.")
                 continue
             volume = await service.volumes.create(
                 ctx, int(bdm["volume_size"] or 0) or 1, image_id=bdm["image_id"], snapshot_id=bdm["snapshot_id"],

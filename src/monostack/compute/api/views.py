@@ -42,6 +42,11 @@ def server_brief(request: Request, row: Any) -> dict[str, Any]:
     return {"id": row.uuid, "name": row.display_name, "links": links(request, "servers", row.uuid)}
 
 
+def _volumes(row: Any) -> list[Any]:
+    """The server's volume mappings (what Nova lists as volumes_attached)."""
+    return [b for b in getattr(row, "block_devices", None) or [] if b.destination_type == "volume" and b.volume_id]
+
+
 _PROGRESS_STATUSES = ("ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING")
 
 
@@ -65,7 +70,7 @@ def server_detail(request: Request, row: Any, ctx: RequestContext, *, show_exten
         "OS-SRV-USG:terminated_at": _usage_time(row.terminated_at),
         "OS-EXT-STS:task_state": row.task_state, "OS-EXT-STS:vm_state": row.vm_state,
         "OS-EXT-STS:power_state": row.power_state,
-        "os-extended-volumes:volumes_attached": [],
+        "os-extended-volumes:volumes_attached": [{"id": b.volume_id} for b in _volumes(row)],
         "security_groups": [{"name": name} for name in (row.security_groups or [])] if row.network_info else [],
     }
     if status == "DELETED" and row.deleted:
@@ -88,7 +93,8 @@ def server_detail(request: Request, row: Any, ctx: RequestContext, *, show_exten
     elif at_least(request, "2.90"):
         view["OS-EXT-SRV-ATTR:hostname"] = row.hostname
     if at_least(request, "2.3"):
-        view["os-extended-volumes:volumes_attached"] = []
+        view["os-extended-volumes:volumes_attached"] = [
+            {"id": b.volume_id, "delete_on_termination": bool(b.delete_on_termination)} for b in _volumes(row)]
     if at_least(request, "2.9"):
         view["locked"] = bool(row.locked)
     if server_groups is not None and at_least(request, "2.71"):

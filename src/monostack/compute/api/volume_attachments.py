@@ -4,7 +4,9 @@ Listing and showing read the server's volume block device mappings.  Attaching
 reserves the volume in Block Storage (compute/volume_api.py), records the
 mapping and asks the server's agent to connect and hot-plug it, waiting for it
 as Nova's reserve_block_device_name does; detaching is answered at once (202)
-and done by the agent.  Without a Block Storage service no volume exists (404,
+and done by the agent.  A shelved-offloaded server (2.20+) has no agent: the
+volume is attached (or detached) in Block Storage and the mapping recorded, and
+the host it is unshelved on connects it.  Without a Block Storage service no volume exists (404,
 as Nova answers for an unknown volume).
 """
 
@@ -22,6 +24,7 @@ from monostack.common.context import RequestContext
 from monostack.common.http import JSONResponse, run_blocking
 from monostack.compute import states
 from monostack.compute.api.common import at_least, authorize, json_body, svc
+from monostack.compute.volume_api import MULTIATTACH_MICROVERSION
 
 router = APIRouter()
 _DEVICE = re.compile(r"^/dev/x{0,1}[a-z]{0,1}d{0,1}[a-z]+$")
@@ -89,8 +92,11 @@ async def attach_volume(server_id: str, request: Request, ctx: RequestContext = 
     if service.volumes is None or not await service.volumes.available():
         raise errors.NotFound(f"Volume {volume_id} could not be found.")
     volume = await service.volumes.get(volume_id, ctx)
-    service.volumes.check_attachable(volume, row.uuid)
-    if not row.host:
+    service.volumes.check_attachable(volume, row.uuid, at_least(request, MULTIATTACH_MICROVERSION))
+    if not row.host and volume.get("multiattach"):
+        # As Nova: without a host nobody can tell whether the next one can share the volume.
+        raise errors.BadRequest("Attaching multiattach volumes is not supported for shelved-offloaded instances.")
+    if not row.host and not at_least(request, "2.20"):
         raise errors.Conflict(f"Cannot 'attach_volume' instance {row.uuid} while it is in vm_state "
                               f"{row.vm_state}")
     reserved = await service.volumes.attachment_create(volume_id, row.uuid, ctx)
@@ -100,7 +106,12 @@ async def attach_volume(server_id: str, request: Request, ctx: RequestContext = 
                                  attachment_id=reserved["id"], tag=attachment.get("tag"),
                                  delete_on_termination=bool(delete_on_termination), device_type="disk",
                                  disk_bus="virtio")
-        await service.conductor.call_agent(row, "attach_volume", instance_uuid=row.uuid, bdm_uuid=bdm.uuid)
+        if row.host:
+            await service.conductor.call_agent(row, "attach_volume", instance_uuid=row.uuid, bdm_uuid=bdm.uuid)
+        else:
+            # Shelved-offloaded (2.20+): no host to connect it yet; the volume is in-use at once and
+            # the host the server is unshelved on connects it (Nova's _attach_volume_shelved_offloaded).
+            await service.volumes.attachment_complete(reserved["id"])
     except BaseException:
         await service.volumes.attachment_delete(reserved["id"])
         if "bdm" in locals():
@@ -123,7 +134,14 @@ async def detach_volume(server_id: str, volume_id: str, request: Request,
     if bdm.boot_index == 0:
         raise errors.BadRequest("Can't detach root device volume")
     if not row.host:
-        raise errors.Conflict(f"Cannot 'detach_volume' instance {row.uuid} while it is not on a host.")
+        if not at_least(request, "2.20"):
+            raise errors.Conflict(f"Cannot 'detach_volume' instance {row.uuid} while it is in vm_state "
+                                  f"{row.vm_state}")
+        # Shelved-offloaded (2.20+): no guest holds it; the attachment and the mapping go now.
+        if bdm.attachment_id:
+            await service.volumes.attachment_delete(bdm.attachment_id)
+        await run_blocking(service.servers.remove_block_device, bdm.uuid)
+        return Response(status_code=202)
     # As Nova: answered at once; the volume is available once the guest let go of it.
     await service.conductor.bus.cast("compute", "detach_volume", ctx, server=row.host, instance_uuid=row.uuid,
                                      bdm_uuid=bdm.uuid)

@@ -63,6 +63,9 @@ class Disk:
     device_name: str = ""  # /dev/vdb as the API reports it
     serial: str = ""  # the volume id, as Nova passes it, so the guest sees /dev/disk/by-id/virtio-<id>
     read_only: bool = False
+    # A multiattach volume other guests may write at the same time (libvirt's <shareable/>): the
+    # guest's QEMU shares write access to the file (share-rw=on) instead of locking it for itself.
+    shareable: bool = False
 
 
 @dataclasses.dataclass

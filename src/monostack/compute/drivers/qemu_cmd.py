@@ -81,8 +81,14 @@ def blockdev(node: str, path: pathlib.Path, fmt: str, read_only: bool = False) -
 
 
 def disk_device(dev_id: str, node: str, path: pathlib.Path, fmt: str, *, serial: str = "",
-                bootindex: int | None = None, read_only: bool = False) -> Device:
+                bootindex: int | None = None, read_only: bool = False, shareable: bool = False) -> Device:
     device: dict[str, Any] = {"driver": "virtio-blk-pci", "id": dev_id, "drive": node}
+    if shareable:
+        # A multiattach volume: the device lets other users of the file write too (share-rw), so
+        # QEMU takes its image lock shared, and the next guest's QEMU opening the same raw file gets
+        # write access beside this one (libvirt's <shareable/>).  The lock stays on: Block Storage
+        # still sees that guests write the file (qemu_img.in_use), and qcow2 is refused by QEMU.
+        device["share-rw"] = True
     if serial:
         device["serial"] = serial[:20]  # virtio-blk serials hold 20 bytes (Nova passes the volume id, cut)
     if bootindex is not None:
@@ -92,7 +98,8 @@ def disk_device(dev_id: str, node: str, path: pathlib.Path, fmt: str, *, serial:
 
 def volume(disk: Disk, bootindex: int | None = None) -> Device:
     return disk_device(volume_device_id(disk.volume_id), volume_node(disk.volume_id), disk.path, disk.format,
-                       serial=disk.serial or disk.volume_id, bootindex=bootindex, read_only=disk.read_only)
+                       serial=disk.serial or disk.volume_id, bootindex=bootindex, read_only=disk.read_only,
+                       shareable=disk.shareable)
 
 
 def nic(n: Nic) -> Device:

@@ -15,11 +15,10 @@ import re
 from typing import Any
 
 from fastapi import FastAPI, Request
-from starlette.routing import get_route_path
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Scope
 
-from monostack.common import errors
-from monostack.common.http import JSONResponse, base_url, create_app, error_response, nova_error
+from monostack.common import versioned_api
+from monostack.common.http import JSONResponse, base_url, create_app, nova_error
 from monostack.volume.api.common import MICROVERSIONS
 
 ROUTERS = ["volumes", "volume_actions", "snapshots", "backups", "types", "qos_specs", "quotas", "limits",
@@ -39,38 +38,19 @@ def _version_v3(request: Request) -> dict[str, Any]:
                              "type": "application/vnd.openstack.volume+json;version=3"}]}
 
 
-class MicroversionLayer:
-    def __init__(self, app: ASGIApp):
-        self.app = app
+class MicroversionLayer(versioned_api.MicroversionLayer):
+    """/v3 requests; the project a URL names is taken out of the path and kept for links."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path = get_route_path(scope)
+    microversions = MICROVERSIONS
+
+    def route(self, scope: Scope, path: str) -> tuple[Scope, bool] | None:
         if not path.startswith("/v3/") or path == "/v3/":
-            await self.app(scope, receive, send)
-            return
+            return None
         project = _PROJECT_IN_PATH.match(path)
-        state = scope.setdefault("state", {})
         if project:
-            state["url_project_id"] = project.group("project")
+            scope.setdefault("state", {})["url_project_id"] = project.group("project")
             scope = dict(scope, path=scope.get("root_path", "") + "/v3" + (path[project.end():] or "/"))
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        try:
-            version = MICROVERSIONS.negotiate(headers)
-        except errors.APIError as err:
-            await error_response(err, nova_error)(scope, receive, send)
-            return
-        state["microversion"] = version
-        extra = [(k.encode(), v.encode()) for k, v in MICROVERSIONS.response_headers(version).items()]
-
-        async def send_with_version(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + extra
-            await send(message)
-
-        await self.app(scope, receive, send_with_version)
+        return scope, False
 
 
 def build(svc: Any, validator: Any, *, max_body_size: int, identity_uri: str = "") -> tuple[FastAPI, ASGIApp]:
@@ -93,13 +73,5 @@ def build(svc: Any, validator: Any, *, max_body_size: int, identity_uri: str = "
 
     for name in ROUTERS:
         app.include_router(importlib.import_module(f"monostack.volume.api.{name}").router)
-    app.add_middleware(_Wrap, inner=MicroversionLayer)
+    app.add_middleware(MicroversionLayer)
     return app, asgi
-
-
-class _Wrap:
-    def __init__(self, app: ASGIApp, inner: type) -> None:
-        self.app = inner(app)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)

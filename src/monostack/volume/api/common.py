@@ -13,32 +13,18 @@ from monostack.common import errors
 from monostack.common.context import RequestContext
 from monostack.common.http import base_url
 from monostack.common.microversion import Microversions, Version
+from monostack.common.versioned_api import ServiceRequests
 
 # Cinder 3.0 to 3.70 (Zed's maximum); without a header, 3.0.
 MICROVERSIONS = Microversions("volume", Version(3, 0), Version(3, 70))
 
 
-def svc(request: Request) -> Any:
-    """The VolumeService (monostack.volume.service)."""
-    return request.app.state.volume
-
-
-def version(request: Request) -> Version:
-    return request.scope.get("state", {}).get("microversion", MICROVERSIONS.minimum)
-
-
-def at_least(request: Request, wanted: str) -> bool:
-    return version(request).matches(minimum=wanted)
-
-
-def authorize(request: Request, ctx: RequestContext, rule: str, target: dict[str, Any] | None = None) -> None:
-    target = target if target is not None else {"project_id": ctx.project_id, "user_id": ctx.user_id}
-    svc(request).policy.authorize(ctx, rule, target)
-
-
-def allowed(request: Request, ctx: RequestContext, rule: str, target: dict[str, Any] | None = None) -> bool:
-    target = target if target is not None else {"project_id": ctx.project_id, "user_id": ctx.user_id}
-    return svc(request).policy.check(ctx, rule, target)
+_REQUESTS = ServiceRequests("volume", MICROVERSIONS)
+svc = _REQUESTS.svc  # the VolumeService (monostack.volume.service)
+version = _REQUESTS.version
+at_least = _REQUESTS.at_least
+authorize = _REQUESTS.authorize
+allowed = _REQUESTS.allowed
 
 
 def project_of(request: Request, ctx: RequestContext) -> str:

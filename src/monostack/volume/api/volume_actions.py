@@ -310,7 +310,8 @@ async def initialize_connection(request: Request, ctx: RequestContext, volume_id
 async def connection_info(service: Any, row: Any, connector: dict[str, Any], readonly: bool,
                           attachment_id: str | None = None) -> dict[str, Any]:
     try:
-        info = await service.call(row.host, "initialize_connection", row.id, connector)
+        info = await service.call(row.host, "initialize_connection", row.id, connector,
+                                  shareable=bool(row.multiattach))
     except errors.APIError:
         raise
     except Exception as err:

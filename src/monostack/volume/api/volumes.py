@@ -57,8 +57,12 @@ async def create_volume(request: Request, ctx: RequestContext = Depends(authenti
                                 "'integer', 'string'")
     if not at_least(request, "3.13"):
         spec.pop("group_id", None)
-    if spec.get("multiattach") is not None:
-        spec["multiattach"] = bool_param(spec["multiattach"], "multiattach")
+    if spec.get("multiattach") is not None and bool_param(spec["multiattach"], "multiattach"):
+        # Cinder removed the flag (Train): only a volume type makes volumes multiattach.
+        raise errors.BadRequest("multiattach parameter has been removed. The default behavior is to use multiattach "
+                                "enabled volume types. Contact your administrator to create a multiattach enabled "
+                                "volume type and use it to create multiattach volumes.")
+    spec.pop("multiattach", None)
     service = svc(request)
     image = None
     image_id = spec.get("imageRef") or spec.get("image_id")

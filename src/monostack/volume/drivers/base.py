@@ -10,6 +10,11 @@ succeeds.
 Connections follow Cinder's os-brick shape: `initialize_connection` returns
 {"driver_volume_type": "file", "data": {"device_path": <path>, "format": "qcow2"|"raw", ...}},
 which Compute turns into a compute.drivers.base.Disk and hot-plugs over QMP.
+
+`shareable=True` (the volume is multiattach: its type has multiattach="<is> True") asks for
+a volume several guests may write at once: the driver keeps it in a format that allows it
+(the file driver: raw) and its connection data says "multiattach": true, so Compute opens it
+shared (QEMU share-rw=on) instead of locking it for one guest.
 """
 
 from __future__ import annotations
@@ -56,20 +61,23 @@ class VolumeDriver:
         raise NotImplementedError
 
     # -- volumes -----------------------------------------------------------------
-    async def create_volume(self, volume_id: str, size_gb: int) -> None:
+    async def create_volume(self, volume_id: str, size_gb: int, *, shareable: bool = False) -> None:
         """An empty volume of size_gb GiB."""
         raise NotImplementedError
 
     async def create_volume_from_image(self, volume_id: str, size_gb: int, image_path: pathlib.Path,
-                                       image_format: str) -> None:
+                                       image_format: str, *, shareable: bool = False) -> None:
         """The image's contents (converted from image_format), grown to size_gb."""
         raise NotImplementedError
 
     async def create_volume_from_snapshot(self, volume_id: str, size_gb: int, snapshot_id: str,
-                                          source_volume_id: str) -> None:
+                                          source_volume_id: str, *, shareable: bool = False) -> None:
         raise NotImplementedError
 
-    async def create_cloned_volume(self, volume_id: str, size_gb: int, source_volume_id: str) -> None:
+    async def create_cloned_volume(self, volume_id: str, size_gb: int, source_volume_id: str, *,
+                                   source: pathlib.Path | None = None, shareable: bool = False) -> None:
+        """source: a standalone qcow2 point-in-time copy of the source volume to clone instead of the
+        volume itself (one a guest writes to; Compute made the copy, see snapshot_target)."""
         raise NotImplementedError
 
     async def extend_volume(self, volume_id: str, new_size_gb: int) -> None:
@@ -79,8 +87,10 @@ class VolumeDriver:
     async def delete_volume(self, volume_id: str) -> None:
         raise NotImplementedError
 
-    async def copy_volume_to_image(self, volume_id: str, target: pathlib.Path, disk_format: str) -> None:
-        """A standalone image file (os-volume_upload_image) at target, in disk_format (qcow2/raw)."""
+    async def copy_volume_to_image(self, volume_id: str, target: pathlib.Path, disk_format: str, *,
+                                   source: pathlib.Path | None = None) -> None:
+        """A standalone image file (os-volume_upload_image) at target, in disk_format (qcow2/raw);
+        source as for create_cloned_volume."""
         raise NotImplementedError
 
     def volume_path(self, volume_id: str) -> pathlib.Path:
@@ -117,7 +127,8 @@ class VolumeDriver:
         raise NotImplementedError
 
     # -- attachments -------------------------------------------------------------
-    async def initialize_connection(self, volume_id: str, connector: dict[str, Any]) -> dict[str, Any]:
+    async def initialize_connection(self, volume_id: str, connector: dict[str, Any], *,
+                                    shareable: bool = False) -> dict[str, Any]:
         raise NotImplementedError
 
     async def terminate_connection(self, volume_id: str, connector: dict[str, Any] | None) -> None:

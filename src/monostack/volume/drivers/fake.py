@@ -111,31 +111,34 @@ class FakeVolumeDriver(VolumeDriver):
         return (await self._need("volume", volume_id))["size_gb"] * GiB
 
     # -- volumes -------------------------------------------------------------------------------
-    async def create_volume(self, volume_id: str, size_gb: int) -> None:
+    async def create_volume(self, volume_id: str, size_gb: int, *, shareable: bool = False) -> None:
         self._record("create_volume", volume_id)
-        await self._create("volume", volume_id, size_gb)
+        await self._create("volume", volume_id, size_gb, shareable=shareable)
 
     async def create_volume_from_image(self, volume_id: str, size_gb: int, image_path: pathlib.Path,
-                                       image_format: str) -> None:
+                                       image_format: str, *, shareable: bool = False) -> None:
         self._record("create_volume_from_image", volume_id)
         if not pathlib.Path(image_path).exists():
             raise VolumeDriverError(f"the image file {image_path} is not on this host")
-        await self._create("volume", volume_id, size_gb, image=str(image_path), image_format=image_format)
+        await self._create("volume", volume_id, size_gb, image=str(image_path), image_format=image_format,
+                           shareable=shareable)
 
     async def create_volume_from_snapshot(self, volume_id: str, size_gb: int, snapshot_id: str,
-                                          source_volume_id: str) -> None:
+                                          source_volume_id: str, *, shareable: bool = False) -> None:
         self._record("create_volume_from_snapshot", volume_id)
         snap = await self._need("snapshot", snapshot_id)
         if size_gb < snap["size_gb"]:
             raise VolumeDriverError(f"volume {volume_id} cannot be smaller than its source")
-        await self._create("volume", volume_id, size_gb, snapshot=snapshot_id)
+        await self._create("volume", volume_id, size_gb, snapshot=snapshot_id, shareable=shareable)
 
-    async def create_cloned_volume(self, volume_id: str, size_gb: int, source_volume_id: str) -> None:
+    async def create_cloned_volume(self, volume_id: str, size_gb: int, source_volume_id: str, *,
+                                   source: pathlib.Path | None = None, shareable: bool = False) -> None:
         self._record("create_cloned_volume", volume_id)
         src = await self._need("volume", source_volume_id)
         if size_gb < src["size_gb"]:
             raise VolumeDriverError(f"volume {volume_id} cannot be smaller than its source")
-        await self._create("volume", volume_id, size_gb, source_volume=source_volume_id)
+        await self._create("volume", volume_id, size_gb, source_volume=source_volume_id,
+                           point_in_time_copy=source is not None, shareable=shareable)
 
     async def extend_volume(self, volume_id: str, new_size_gb: int) -> None:
         self._record("extend_volume", volume_id)
@@ -149,9 +152,11 @@ class FakeVolumeDriver(VolumeDriver):
         await asyncio.to_thread(self._path("volume", volume_id).unlink, missing_ok=True)
 
     async def copy_volume_to_image(self, volume_id: str, target: pathlib.Path, disk_format: str, *,
-                                   force: bool = False) -> None:
+                                   source: pathlib.Path | None = None) -> None:
         """A sparse raw file of the volume's size (what an empty volume holds)."""
         self._record("copy_volume_to_image", volume_id)
+        if source is not None and not pathlib.Path(source).exists():
+            raise VolumeDriverError(f"the point-in-time copy {source} is missing")
         size = (await self._need("volume", volume_id))["size_gb"] * GiB
 
         def write() -> None:
@@ -189,11 +194,16 @@ class FakeVolumeDriver(VolumeDriver):
         await asyncio.to_thread(self.snapshot_target(snapshot_id).unlink, missing_ok=True)
 
     # -- attachments ---------------------------------------------------------------------------
-    async def initialize_connection(self, volume_id: str, connector: dict[str, Any]) -> dict[str, Any]:
+    async def initialize_connection(self, volume_id: str, connector: dict[str, Any], *,
+                                    shareable: bool = False) -> dict[str, Any]:
         self._record("initialize_connection", volume_id)
-        await self._need("volume", volume_id)
-        return {"driver_volume_type": "file",
-                "data": {"device_path": str(self.volume_path(volume_id)), "format": "raw", "name": volume_id}}
+        record = await self._need("volume", volume_id)
+        if shareable and not record.get("shareable"):  # the file driver converts it to raw here
+            await self._write("volume", volume_id, dict(record, shareable=True))
+        data: dict[str, Any] = {"device_path": str(self.volume_path(volume_id)), "format": "raw", "name": volume_id}
+        if shareable:
+            data["multiattach"] = True
+        return {"driver_volume_type": "file", "data": data}
 
     async def terminate_connection(self, volume_id: str, connector: dict[str, Any] | None) -> None:
         self._record("terminate_connection", volume_id)

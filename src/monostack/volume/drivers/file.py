@@ -27,6 +27,14 @@ header changes last).
 raw volumes ([volume] file_volume_format = raw) never have chains: snapshots and clones are
 copies (reflinks where the filesystem can).
 
+Shareable (multiattach) volumes are always raw files, whatever file_volume_format says: two
+QEMUs may write one raw file together (share-rw=on), never one qcow2 file (its metadata
+would be corrupted, so QEMU refuses to share write access to it).  The service says so at
+create time (`shareable=True`); a volume that became multiattach later (a retype) is
+converted to raw by its next `initialize_connection(shareable=True)`, when no guest holds it.
+Snapshots and clones *of* a raw volume are copies, so no qcow2 chain ever sits under a
+shareable volume; volumes *made from* it follow their own flag.
+
 Atomicity: everything is written under a `.tmp-` name, flushed, then renamed; init_host
 removes temporaries and rolls back an overlay switch a crash interrupted.  Chain changes
 run one at a time (one lock per backend); conversions from images and uploads to images
@@ -102,6 +110,10 @@ class FileDriver(VolumeDriver):
         if size > await self._size(path):
             await qemu_img.resize(path, fmt, size)
 
+    def _format(self, shareable: bool) -> str:
+        """A new volume's format: raw when guests may share it (see the module's doc)."""
+        return "raw" if shareable else self.volume_format
+
     async def _existing(self, volume_id: str, size_gb: int) -> bool:
         """A retried create: the volume is there (with the size asked, else it is an error)."""
         path = self._find("volume", volume_id)
@@ -142,6 +154,14 @@ class FileDriver(VolumeDriver):
         switch stopped between the link and the rename: the volume is still the file it was)."""
         volumes: dict[int, str] = {}
         names = sorted(os.listdir(self.state_dir))
+        for name in list(names):
+            entry = layout.parse(name)
+            if entry is not None and entry.kind == "volume" and entry.fmt == "qcow2" \
+                    and f"volume-{entry.id}.raw" in names:
+                # a conversion to raw (_make_raw) stopped after publishing the raw file, which is whole
+                LOG.info("backend %s: removing %s, converted to raw before a crash", self.backend, name)
+                (self.state_dir / name).unlink()
+                names.remove(name)
         for name in names:
             entry = layout.parse(name)
             if entry is not None and entry.kind == "volume":
@@ -201,18 +221,18 @@ class FileDriver(VolumeDriver):
     async def list_snapshots(self) -> set[str]:
         return await self._ids("snapshot")
 
-    def volume_path(self, volume_id: str) -> pathlib.Path:
-        return self._find("volume", volume_id) or self.state_dir / f"volume-{volume_id}.{self.volume_format}"
+    def volume_path(self, volume_id: str, shareable: bool = False) -> pathlib.Path:
+        return self._find("volume", volume_id) or self.state_dir / f"volume-{volume_id}.{self._format(shareable)}"
 
     async def volume_size(self, volume_id: str) -> int:
         return await self._size(self._require("volume", volume_id))
 
     # -- volumes -------------------------------------------------------------------------------
-    async def create_volume(self, volume_id: str, size_gb: int) -> None:
+    async def create_volume(self, volume_id: str, size_gb: int, *, shareable: bool = False) -> None:
         size = self._check_size(size_gb)
         if await self._existing(volume_id, size_gb):
             return
-        fmt = self.volume_format
+        fmt = self._format(shareable)
 
         async def make(tmp: pathlib.Path) -> None:
             if fmt == "raw":
@@ -220,10 +240,10 @@ class FileDriver(VolumeDriver):
             else:
                 await qemu_img.run("qemu-img", "create", "-q", "-f", "qcow2", str(tmp), str(size))
 
-        await self._making(self.volume_path(volume_id), make)
+        await self._making(self.volume_path(volume_id, shareable), make)
 
     async def create_volume_from_image(self, volume_id: str, size_gb: int, image_path: pathlib.Path,
-                                       image_format: str) -> None:
+                                       image_format: str, *, shareable: bool = False) -> None:
         size = self._check_size(size_gb)
         if await self._existing(volume_id, size_gb):
             return
@@ -241,21 +261,20 @@ class FileDriver(VolumeDriver):
         if info["virtual-size"] > size:
             raise VolumeDriverError(f"the image's virtual size ({info['virtual-size']} bytes) is larger than "
                                     f"the volume ({size_gb} GiB)")
-        fmt = self.volume_format
+        fmt = self._format(shareable)
 
         async def make(tmp: pathlib.Path) -> None:
             await qemu_img.convert(image_path, src_fmt, tmp, fmt, coroutines=self.coroutines)
             if size > info["virtual-size"]:
                 await qemu_img.resize(tmp, fmt, size)  # metadata only for qcow2, a truncate for raw
 
-        await self._making(self.volume_path(volume_id), make)
+        await self._making(self.volume_path(volume_id, shareable), make)
 
-    async def _derive(self, volume_id: str, base: pathlib.Path, size: int) -> None:
-        """A new volume with the contents of the immutable file base (lock held)."""
+    async def _derive(self, volume_id: str, base: pathlib.Path, size: int, fmt: str) -> None:
+        """A new volume in format fmt with the contents of the immutable file base (lock held)."""
         base_fmt = base.suffix[1:]
         if size < await self._size(base):
             raise VolumeDriverError(f"volume {volume_id} cannot be smaller than its source")
-        fmt = self.volume_format
         too_deep = await asyncio.to_thread(layout.depth, self.state_dir, base.name) + 1 > self.max_depth
 
         async def make(tmp: pathlib.Path) -> None:
@@ -297,31 +316,35 @@ class FileDriver(VolumeDriver):
         return frozen
 
     async def create_volume_from_snapshot(self, volume_id: str, size_gb: int, snapshot_id: str,
-                                          source_volume_id: str) -> None:
+                                          source_volume_id: str, *, shareable: bool = False) -> None:
         size = self._check_size(size_gb)
         async with self._lock:
             if await self._existing(volume_id, size_gb):
                 return
-            await self._derive(volume_id, self._require("snapshot", snapshot_id), size)
+            await self._derive(volume_id, self._require("snapshot", snapshot_id), size, self._format(shareable))
 
-    async def create_cloned_volume(self, volume_id: str, size_gb: int, source_volume_id: str) -> None:
+    async def create_cloned_volume(self, volume_id: str, size_gb: int, source_volume_id: str, *,
+                                   source: pathlib.Path | None = None, shareable: bool = False) -> None:
         size = self._check_size(size_gb)
+        fmt = self._format(shareable)
         async with self._lock:
             if await self._existing(volume_id, size_gb):
                 return
             src = self._require("volume", source_volume_id)
-            src_fmt = src.suffix[1:]
             if size < await self._size(src):
                 raise VolumeDriverError(f"volume {volume_id} cannot be smaller than its source")
+            if source is not None:
+                await self._adopt(volume_id, source, size, fmt)
+                return
+            src_fmt = src.suffix[1:]
             busy = await qemu_img.in_use(src, src_fmt)
-            if src_fmt == "qcow2" and self.volume_format == "qcow2" and not busy:
+            if src_fmt == "qcow2" and fmt == "qcow2" and not busy:
                 layer = await self._freeze(source_volume_id, src, f"layer-{uuid_module.uuid4()}.qcow2")
-                await self._derive(volume_id, layer, size)
+                await self._derive(volume_id, layer, size, fmt)
                 return
             if busy:
                 LOG.warning("volume %s is being written by a guest: its clone %s is crash-consistent only",
                             source_volume_id, volume_id)
-            fmt = self.volume_format
 
             async def make(tmp: pathlib.Path) -> None:
                 if src_fmt == fmt == "raw" and not busy:
@@ -331,6 +354,19 @@ class FileDriver(VolumeDriver):
                 await self._grow(tmp, fmt, size)
 
             await self._making(self.state_dir / f"volume-{volume_id}.{fmt}", make)
+
+    async def _adopt(self, volume_id: str, copy: pathlib.Path, size: int, fmt: str) -> None:
+        """A standalone qcow2 copy (made by Compute in this directory) becomes the volume in format
+        fmt: renamed when that is qcow2, converted to raw."""
+
+        async def make(tmp: pathlib.Path) -> None:
+            if fmt == "qcow2":
+                await asyncio.to_thread(os.replace, copy, tmp)
+            else:
+                await qemu_img.convert(copy, "qcow2", tmp, fmt, coroutines=self.coroutines)
+            await self._grow(tmp, fmt, size)
+
+        await self._making(self.state_dir / f"volume-{volume_id}.{fmt}", make)
 
     async def extend_volume(self, volume_id: str, new_size_gb: int) -> None:
         size = self._check_size(new_size_gb)
@@ -351,19 +387,19 @@ class FileDriver(VolumeDriver):
             await self._gc()
 
     async def copy_volume_to_image(self, volume_id: str, target: pathlib.Path, disk_format: str, *,
-                                   force: bool = False) -> None:
-        """force: copy even while a guest writes the volume (crash-consistent only, Cinder's force upload)."""
+                                   source: pathlib.Path | None = None) -> None:
         fmt = qemu_img.IMAGE_FORMATS.get(str(disk_format).lower())
         if fmt is None:
             raise VolumeDriverError(f"volumes cannot be uploaded in {disk_format!r} format")
         target = pathlib.Path(target)
         async with self._lock:
             src = self._require("volume", volume_id)
-            pinned = await asyncio.to_thread(layout.chain, self.state_dir, src.name)
+            pinned = [] if source else await asyncio.to_thread(layout.chain, self.state_dir, src.name)
             self._pins.extend(pinned)  # no sweep removes a file of the chain while it is read
+        src, src_fmt = (source, "qcow2") if source else (src, src.suffix[1:])
         tmp = target.with_name(f"{layout.TMP}{target.name}")
         try:
-            await qemu_img.convert(src, src.suffix[1:], tmp, fmt, coroutines=self.coroutines, share=force)
+            await qemu_img.convert(src, src_fmt, tmp, fmt, coroutines=self.coroutines)
             await self._publish(tmp, target)
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -419,11 +455,39 @@ class FileDriver(VolumeDriver):
             await self._gc()
 
     # -- attachments ---------------------------------------------------------------------------
-    async def initialize_connection(self, volume_id: str, connector: dict[str, Any]) -> dict[str, Any]:
+    async def initialize_connection(self, volume_id: str, connector: dict[str, Any], *,
+                                    shareable: bool = False) -> dict[str, Any]:
         path = self._require("volume", volume_id)
+        if shareable and path.suffix == ".qcow2":
+            path = await self._make_raw(volume_id)
         # QEMU opens path and follows its backing chain itself (the names are relative to this directory).
-        return {"driver_volume_type": "file",
-                "data": {"device_path": str(path), "format": path.suffix[1:], "name": volume_id}}
+        data: dict[str, Any] = {"device_path": str(path), "format": path.suffix[1:], "name": volume_id}
+        if shareable:
+            data["multiattach"] = True  # Compute opens it shared (share-rw=on), so other guests can too
+        return {"driver_volume_type": "file", "data": data}
+
+    async def _make_raw(self, volume_id: str) -> pathlib.Path:
+        """A qcow2 volume that became shareable (a retype, or made before shareable volumes were
+        raw) is converted to a standalone raw file before a guest opens it shared.  Refused while a
+        guest writes the qcow2 file (what it writes after the copy would be lost)."""
+        async with self._lock:
+            path = self._require("volume", volume_id)
+            if path.suffix != ".qcow2":
+                return path
+            if await qemu_img.in_use(path, "qcow2"):
+                raise VolumeDriverError(f"volume {volume_id} is a qcow2 file a guest is writing: it cannot be "
+                                        "shared before it is detached (it is then converted to raw)")
+            LOG.info("volume %s: converting it to raw so that guests can share it", volume_id)
+            raw = self.state_dir / f"volume-{volume_id}.raw"
+
+            async def make(tmp: pathlib.Path) -> None:
+                await qemu_img.convert(path, "qcow2", tmp, "raw", coroutines=self.coroutines)
+
+            await self._making(raw, make)
+            # Both names exist until here: init_host keeps the raw one (complete once published).
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+            await self._gc()  # layers only the qcow2 file still used
+            return raw
 
     async def terminate_connection(self, volume_id: str, connector: dict[str, Any] | None) -> None:
         return None

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import os
 import pathlib
+import struct
 import subprocess
 from typing import Any
 
@@ -39,14 +41,32 @@ async def info(path: pathlib.Path, fmt: str, *, share: bool = True) -> dict[str,
 
 
 async def in_use(path: pathlib.Path, fmt: str) -> bool:
-    """Whether a running QEMU holds the file open for writing (QEMU's image locks say so)."""
+    """Whether a running QEMU holds the file open for writing.
+
+    Read from QEMU's own image locks: a QEMU with write permission on the file holds a
+    shared OFD lock on byte 100 + 1 (BLK_PERM_WRITE).  Asking the lock table directly
+    works for every format and for guests sharing a raw file (multiattach, share-rw=on);
+    `qemu-img info` without -U misses raw files (it opens them without any permission)."""
+    return await asyncio.to_thread(_write_locked, path)
+
+
+_LOCK_BYTE_WRITE = 101  # QEMU's LOCK_BYTE_PERM_BASE (100) + the bit of BLK_PERM_WRITE (1)
+_FLOCK = "hhqqi4x"  # struct flock on Linux x86-64/aarch64: l_type, l_whence, l_start, l_len, l_pid
+
+
+def _write_locked(path: pathlib.Path) -> bool:
     try:
-        await info(path, fmt, share=False)
-    except VolumeDriverError as err:
-        if "lock" in str(err):
-            return True
-        raise
-    return False
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        asked = struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, _LOCK_BYTE_WRITE, 1, 0)
+        answer = fcntl.fcntl(fd, fcntl.F_OFD_GETLK, asked)
+        return struct.unpack(_FLOCK, answer)[0] != fcntl.F_UNLCK
+    except OSError as err:
+        raise VolumeDriverError(f"cannot read the locks of {path.name}: {err}") from None
+    finally:
+        os.close(fd)
 
 
 async def overlay(path: pathlib.Path, backing_name: str, backing_fmt: str, size: int) -> None:

@@ -4,6 +4,7 @@ connection info for a host's connector, complete, delete.
     create (no connector)  -> attachment reserved,  volume reserved
     create/update (connector) -> attachment attaching, volume attaching (connection_info from the driver)
     complete               -> attachment attached,  volume in-use, attach_status attached
+                              (also without a connector: a shelved-offloaded server's volume)
     delete                 -> attachment gone; volume available (or in-use while others remain)
 
 A volume that is not multiattach takes one attachment at a time (Cinder's 400
@@ -114,10 +115,9 @@ class Attachments:
 
     def complete(self, ctx: RequestContext, attachment_id: str) -> None:
         with self.svc.db.writer() as session:
+            # As Cinder, also without a connector: Nova completes the attachment of a volume to a
+            # shelved-offloaded server, which the host it is unshelved on connects later.
             attachment, volume = self._get(session, ctx, attachment_id)
-            if attachment.connection_info is None:
-                raise errors.BadRequest(f"Invalid volume attachment: attachment {attachment_id} has no connector "
-                                        f"yet (update it with the host's connector first).")
             attachment.attach_status = states.ATTACHED
             attachment.attach_time = utcnow()
             volume.status, volume.attach_status = states.IN_USE, states.ATTACHED

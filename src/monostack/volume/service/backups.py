@@ -3,10 +3,12 @@ an in-use volume), restore (into the backup's volume, a named one or a new one),
 list, show, delete, status reset.
 
 The data goes through a backup store (monostack.volume.backup): the manager hands it
-the volume's file.  The interface this service codes against:
+the volume's file, or for an in-use volume a point-in-time copy of it (qcow2) that
+Compute makes.  The interface this service codes against:
 
     class BackupStore:
-        async def backup(self, backup_id, volume_path, *, parent_id=None, volume_id=None) -> dict
+        async def backup(self, backup_id, volume_path, *, parent_id=None, volume_id=None,
+                         volume_format=None) -> dict
             # {"object_count": int, "container": str} (both optional)
         async def restore(self, backup_id, target_path) -> None
         async def delete(self, backup_id) -> None
@@ -56,6 +58,8 @@ class Backups:
                                 availability_zone=volume.availability_zone, host=volume.host,
                                 is_incremental=parent is not None, parent_id=parent.id if parent else None,
                                 container=spec.get("container"), metadata_=dict(spec.get("metadata") or {}),
+                                volume_metadata={"metadata": dict(volume.metadata_ or {}),
+                                                 "image_metadata": dict(volume.image_metadata or {})},
                                 data_timestamp=utcnow(), created_at=utcnow(), updated_at=utcnow())
             session.add(row)
             volume.previous_status = volume.status
@@ -128,6 +132,11 @@ class Backups:
                     raise states.InvalidVolume(f"volume size {volume.size} is too small to restore backup of size "
                                                f"{backup.size}.")
                 volume.previous_status, volume.status = volume.status, states.RESTORING_BACKUP
+            # As Cinder, the restored volume takes the backed-up volume's metadata (merged over its own).
+            saved = backup.volume_metadata or {}
+            volume.metadata_ = {**(volume.metadata_ or {}), **(saved.get("metadata") or {})}
+            volume.image_metadata = {**(volume.image_metadata or {}), **(saved.get("image_metadata") or {})}
+            volume.bootable = volume.bootable or bool(saved.get("image_metadata"))
             backup.status = states.BK_RESTORING
             backup.restore_volume_id = volume.id
             volume.updated_at = backup.updated_at = utcnow()
@@ -169,7 +178,7 @@ class Backups:
                     "object_count": row.object_count, "container": row.container,
                     "availability_zone": row.availability_zone, "host": row.host,
                     "is_incremental": row.is_incremental, "parent_id": row.parent_id,
-                    "metadata": dict(row.metadata_ or {})}
+                    "metadata": dict(row.metadata_ or {}), "volume_metadata": row.volume_metadata}
 
     def import_record(self, ctx: RequestContext, record: dict[str, Any]) -> models.Backup:
         """A backup row again from an exported record (its data is where the record says)."""
@@ -188,7 +197,9 @@ class Backups:
                                 object_count=int(record.get("object_count") or 0), container=record.get("container"),
                                 availability_zone=record.get("availability_zone"), host=record.get("host"),
                                 is_incremental=bool(record.get("is_incremental")), parent_id=record.get("parent_id"),
-                                metadata_=dict(record.get("metadata") or {}), data_timestamp=utcnow(),
+                                metadata_=dict(record.get("metadata") or {}),
+                                volume_metadata=record.get("volume_metadata") if isinstance(
+                                    record.get("volume_metadata"), dict) else None, data_timestamp=utcnow(),
                                 created_at=utcnow(), updated_at=utcnow())
             session.add(row)
             return row

@@ -14,6 +14,12 @@ from monostack.volume.service.common import utcnow
 DEFAULT_NAME = "__DEFAULT__"
 
 
+def is_multiattach(extra_specs: dict[str, str]) -> bool:
+    """Volumes of the type may be attached to several servers at once.  Cinder reads exactly
+    multiattach="<is> True" (anything else, "True" included, means no)."""
+    return (extra_specs or {}).get("multiattach", "False") == "<is> True"
+
+
 class Types:
     def __init__(self, svc: Any):
         self.svc = svc

@@ -19,6 +19,7 @@ from monostack.common import errors
 from monostack.common.context import RequestContext
 from monostack.volume import models, states
 from monostack.volume.service.common import bool_param, check_metadata, get_owned, utcnow
+from monostack.volume.service.types import is_multiattach
 
 LOG = logging.getLogger(__name__)
 GiB = 1024 ** 3
@@ -121,10 +122,11 @@ class Volumes:
             if zone and zone not in {z for z, _ in self.svc.hosts.zones()}:
                 raise errors.BadRequest(f"Invalid input received: Availability zone '{zone}' is invalid.")
             self.svc.quotas.check_volume(session, ctx.project_id, size, vtype.name)
-            multiattach = bool_param(vtype.extra_specs.get("multiattach", "False").replace("<is> ", ""),
-                                     "multiattach") if vtype.extra_specs.get("multiattach") else False
-            if spec.get("multiattach"):
-                multiattach = True
+            # Only the type makes a volume multiattach (the create body's flag is refused by the API).
+            multiattach = is_multiattach(vtype.extra_specs)
+            if multiattach:
+                self.svc.policy.authorize(ctx, "volume:multiattach", {"project_id": ctx.project_id,
+                                                                      "user_id": ctx.user_id})
             row = models.Volume(
                 id=new_id(), project_id=ctx.project_id, user_id=ctx.user_id, name=spec.get("name"),
                 description=spec.get("description"), size=size, status=states.CREATING,
@@ -387,6 +389,16 @@ class Volumes:
             if vtype.id == row.volume_type_id:
                 raise errors.BadRequest("Invalid input received: New volume type must be different from the "
                                         "current volume type.")
+            multiattach = is_multiattach(vtype.extra_specs)
+            if multiattach != bool(row.multiattach):
+                # As Cinder: a guest opened the volume shared or not, which cannot change under it.
+                if row.status != states.AVAILABLE:
+                    raise errors.BadRequest(f"Invalid input received: Invalid volume_type passed, retypes "
+                                            f"affecting multiattach are only allowed on available volumes, the "
+                                            f"specified volume however currently has a status of: {row.status}.")
+                if multiattach:
+                    self.svc.policy.authorize(ctx, "volume:multiattach", {"project_id": row.project_id,
+                                                                          "user_id": ctx.user_id})
             limits = self.svc.quotas.limits(session, row.project_id)
             self.svc.quotas.lock(session, row.project_id)
             used = self.svc.quotas.usage(session, row.project_id)
@@ -403,7 +415,9 @@ class Volumes:
             wanted = vtype.extra_specs.get("volume_backend_name")
             fits = (not wanted or wanted == caps.get("volume_backend_name")) and satisfies(caps, vtype.extra_specs)
             if fits:
-                row.volume_type_id = vtype.id
+                # A volume that becomes multiattach on the same backend keeps its file: the driver
+                # makes it shareable at its next connection (the file driver converts it to raw).
+                row.volume_type_id, row.multiattach = vtype.id, multiattach
                 row.updated_at = utcnow()
                 return row, None
             if migration_policy != "on-demand":
@@ -548,10 +562,13 @@ class Volumes:
                                       f"{attachment_id}.")
             if attachment_id is None and len(row.attachments) > 1:
                 raise states.InvalidVolume("Volume has multiple attachments: the attachment_id must be given.")
-            if row.status not in (states.IN_USE, states.DETACHING, states.ATTACHING, states.ERROR_DELETING) \
-                    and not attachments:
-                raise states.InvalidVolume("Unable to detach volume. Volume status must be 'in-use' and "
-                                           "attach_status must be 'attached' to detach.")
+            # As Cinder, a detach of a volume without attachments just leaves it available ("detach
+            # called, but volume not attached"), unless work on it is under way.
+            if not attachments and row.status in (states.CREATING, states.DELETING, states.EXTENDING,
+                                                  states.DOWNLOADING, states.UPLOADING, states.RETYPING,
+                                                  states.BACKING_UP, states.RESTORING_BACKUP,
+                                                  states.MAINTENANCE, states.AWAITING_TRANSFER):
+                raise states.InvalidVolume(f"Unable to detach volume: it is {row.status}.")
             for attachment in attachments:
                 session.delete(attachment)
             session.flush()
