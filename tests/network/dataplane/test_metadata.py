@@ -1,5 +1,6 @@
 """The metadata proxy: a guest's request to 169.254.169.254 reaches the
-upstream with the instance identified and signed, as Neutron's agent does."""
+upstream with the instance identified and signed, as Neutron's agent does,
+through the DHCP namespace or, on a subnet without DHCP, through the router."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ import pytest
 
 from monostack.compute.metadata.api import sign_instance_id
 from monostack.network.dataplane.agent import Agent
-from monostack.network.dataplane.desired import HostState
+from monostack.network.dataplane.desired import HostState, Router, RouterInterface
 from monostack.network.dataplane.metadata import sign
 
 from .builders import dhcp_port, network, open_group, port
-from .conftest import in_ns, make_config
+from .conftest import in_ns, make_config, sh
 
 pytestmark = pytest.mark.root
 
@@ -92,6 +93,48 @@ async def test_guest_reaches_metadata_with_signed_headers(scope):
                "print(s.recv(100).decode().split()[1])\n")
         assert (await asyncio.to_thread(in_ns, g1, "python3", "-c", src)).stdout.strip() == "404"
         assert len(upstream.seen) == count
+    finally:
+        try:
+            await agent.apply(HostState())
+        finally:
+            await agent.close()
+            upstream.close()
+
+
+async def test_a_guest_without_dhcp_reaches_metadata_through_its_router(scope):
+    """A subnet without DHCP has no qdhcp namespace: the guest's request goes to its gateway, the
+    router redirects it to its own listener, which finds the instance on any network the router
+    has an interface on (Neutron's L3 agent metadata proxy)."""
+    upstream = Upstream()
+    agent = Agent(make_config(scope, metadata_upstream=upstream.url,
+                              metadata_proxy_shared_secret="s3cret"))
+    try:
+        nets = [network(scope, cidr=f"10.{56 + i}.0.0/24", enable_dhcp=False) for i in range(2)]
+        group = open_group(scope)
+        p1, p2 = port(scope, nets[0], 11, sgs=[group.id]), port(scope, nets[1], 11, sgs=[group.id])
+        router = Router(id=scope.id(), interfaces=[
+            RouterInterface(port_id=scope.id(), network_id=n.id, subnet_id=n.subnets[0].id,
+                            ip_address=n.subnets[0].gateway_ip, mac_address=scope.mac()) for n in nets])
+        guests = [(scope.guest(p.id, p.mac_address), p, net) for p, net in ((p1, nets[0]), (p2, nets[1]))]
+        state = HostState(networks=nets, ports=[p1, p2], security_groups=[group], routers=[router])
+        await agent.apply(state)
+        assert await agent.apply(state) == []
+        assert not [ns for ns in sh("ip", "netns").stdout.split() if ns.startswith("qdhcp-" + scope.prefix)]
+        for g, p, net in guests:
+            ip = p.fixed_ips[0].ip_address
+            in_ns(g, "ip", "addr", "add", f"{ip}/24", "dev", "eth0")
+            in_ns(g, "ip", "route", "add", "default", "via", net.subnets[0].gateway_ip)
+            out = (await asyncio.to_thread(in_ns, g, "python3", "-c", FETCH,
+                                           "/openstack/latest/meta_data.json")).stdout
+            assert out.strip() == f'200 {{"uuid": "{p.device_id}"}}'
+            path, headers = upstream.seen[-1]
+            assert path == "/compute/metadata/openstack/latest/meta_data.json"
+            assert (headers["X-Instance-ID"], headers["X-Forwarded-For"]) == (p.device_id, ip)
+            assert headers["X-Instance-ID-Signature"] == sign_instance_id(p.device_id, "s3cret")
+        # The router's interfaces go: its listener stops with them.
+        router.interfaces = []
+        changes = await agent.apply(state)
+        assert f"metadata proxy router:{router.id} stopped" in changes
     finally:
         try:
             await agent.apply(HostState())

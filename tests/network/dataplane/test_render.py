@@ -102,6 +102,12 @@ def test_router_nat():
     assert 'oifname != "qg-ggggggggggg" ct status dnat snat to 172.24.4.10' in nat  # hairpin
     r.external_gateway.enable_snat = False
     assert "snat to 172.24.4.10" not in router.render_nat(r, state)
+    # Metadata through the router: what guests send to 169.254.169.254:80 goes to the proxy.
+    redirect = 'iifname "qr-*" ip daddr 169.254.169.254 tcp dport 80 redirect to :9697'
+    assert redirect not in nat
+    assert redirect in router.render_nat(r, state, metadata=True)
+    r.interfaces = []
+    assert "169.254.169.254" not in router.render_nat(r, state, metadata=True)
 
 
 def test_state_round_trip():

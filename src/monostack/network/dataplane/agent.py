@@ -22,10 +22,11 @@ import logging
 import os
 
 from monostack.network.dataplane import dhcp, firewall, host, links, names, nft, router
-from monostack.network.dataplane.desired import DHCP_OWNER, HostState, Network, Port
+from monostack.network.dataplane.desired import DHCP_OWNER, HostState, Network, Port, Router
 from monostack.network.dataplane.metadata import MetadataProxy
 
 LOG = logging.getLogger(__name__)
+ROUTER_KEY = "router:"  # metadata listener keys of routers (a network's is its id)
 
 
 @dataclasses.dataclass
@@ -72,8 +73,15 @@ class Agent:
     def _local(self, port: Port) -> bool:
         return port.binding_host_id in ("", self.config.host)
 
-    def _lookup(self, network_id: str, address: str) -> tuple[str, str] | None:
-        return self._instances.get((network_id, address))
+    def _lookup(self, key: str, address: str) -> tuple[str, str] | None:
+        """The instance behind a metadata request: key is a network id (the DHCP namespace's
+        listener) or "router:<id>" (the router's: any network it has an interface on)."""
+        if key.startswith(ROUTER_KEY):
+            router_ = self.state.router(key[len(ROUTER_KEY):])
+            nets = {itf.network_id for itf in router_.interfaces} if router_ else set()
+            return next((self._instances[(n, address)] for n in sorted(nets) if (n, address) in self._instances),
+                        None)
+        return self._instances.get((key, address))
 
     async def close(self) -> None:
         """Stop serving metadata; the data plane stays as it is."""
@@ -120,8 +128,7 @@ class Agent:
                     await step(f"dhcp {net.id}", self._dhcp(net, state, bridges))
             current = await host.links()
             for r in state.routers:
-                await step(f"router {r.id}",
-                           router.ensure(r, state, bridges, current, self.config.state_dir))
+                await step(f"router {r.id}", self._router(r, state, bridges, current))
             await step("cleanup", self._cleanup(state, bridges))
             if changes:
                 LOG.info("data plane changes: %s", "; ".join(changes))
@@ -255,12 +262,24 @@ class Agent:
             changes += await self.metadata.ensure(net.id, ns, dhcp.METADATA_IP, self.config.metadata_port)
         return changes
 
+    def _router_metadata(self, r: Router) -> bool:
+        return self.config.enable_metadata and bool(r.interfaces)
+
+    async def _router(self, r: Router, state: HostState, bridges: dict[str, str], current: dict) -> list[str]:
+        metadata = self._router_metadata(r)
+        changes = await router.ensure(r, state, bridges, current, self.config.state_dir, metadata)
+        if metadata:
+            changes += await self.metadata.ensure(ROUTER_KEY + r.id, names.router_ns(r.id), "0.0.0.0",
+                                                  router.METADATA_PROXY_PORT)
+        return changes
+
     async def _cleanup(self, state: HostState, bridges: dict[str, str]) -> list[str]:
         changes: list[str] = []
         dhcp_nets = {n.id for n in state.networks if n.id in bridges and self._dhcp_port(n, state)}
         router_ids = {r.id for r in state.routers}
-        for net_id in self.metadata.networks() - dhcp_nets:
-            changes += await self.metadata.stop(net_id)
+        listeners = dhcp_nets | {ROUTER_KEY + r.id for r in state.routers if self._router_metadata(r)}
+        for key in self.metadata.keys() - listeners:
+            changes += await self.metadata.stop(key)
         for net_id in dhcp.known_networks(self.config.state_dir) - dhcp_nets:
             if self.ours(net_id):
                 changes += await dhcp.stop(net_id, self.config.state_dir)

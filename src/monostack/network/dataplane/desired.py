@@ -168,6 +168,9 @@ class HostState:
     def network(self, network_id: str) -> Network | None:
         return next((n for n in self.networks if n.id == network_id), None)
 
+    def router(self, router_id: str) -> Router | None:
+        return next((r for r in self.routers if r.id == router_id), None)
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

@@ -1,13 +1,17 @@
 """The metadata proxy: guests' http://169.254.169.254 -> Compute's metadata API.
 
-One listener per network, inside its qdhcp namespace on 169.254.169.254:80
-(see dhcp.py for why there). The socket is made inside the namespace by a
-worker thread (setns there, socket + bind + listen, setns back: a socket
-keeps the namespace it was made in) and served by asyncio in the agent
-process: no haproxy, no process per network.
+Listeners, as Neutron places its haproxies: one per network inside its qdhcp
+namespace on 169.254.169.254:80 (see dhcp.py for why there), and one per
+router inside its qrouter namespace on port 9697, where the router's nft
+table redirects what guests send through it to 169.254.169.254:80 (a subnet
+without DHCP reaches metadata through its gateway). The socket is made inside
+the namespace by a worker thread (setns there, socket + bind + listen, setns
+back: a socket keeps the namespace it was made in) and served by asyncio in
+the agent process: no haproxy, no process per network or router.
 
-A request is matched to its instance by source address within that network
-(the port with that fixed IP: its device_id and project), then forwarded to
+A listener has a key (a network id, or "router:<router id>"); a request is
+matched to its instance by source address within what that key reaches (the
+port with that fixed IP: its device_id and project), then forwarded to
 `upstream` (e.g. http://127.0.0.1:5000/compute/metadata) with the headers
 Neutron's metadata agent adds and compute/metadata/api.py checks:
 X-Forwarded-For, X-Instance-ID, X-Tenant-ID and X-Instance-ID-Signature
@@ -38,7 +42,7 @@ _DROP = {"x-instance-id", "x-tenant-id", "x-instance-id-signature", "x-forwarded
          "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host",
          "content-length", "content-encoding"}
 
-# (network id, source ip) -> (instance id, project id), or None
+# (listener key, source ip) -> (instance id, project id), or None
 Lookup = Callable[[str, str], "tuple[str, str] | None"]
 
 
@@ -76,8 +80,8 @@ class MetadataProxy:
         self.upstream = upstream.rstrip("/")
         self.secret = secret
         self.lookup = lookup
-        self.servers: dict[str, asyncio.AbstractServer] = {}  # network id -> server
-        self.inodes: dict[str, int] = {}  # network id -> its namespace's inode
+        self.servers: dict[str, asyncio.AbstractServer] = {}  # key -> server
+        self.inodes: dict[str, int] = {}  # key -> its namespace's inode
         self._client: httpx.AsyncClient | None = None
         self.timeout = timeout
 
@@ -86,43 +90,43 @@ class MetadataProxy:
             self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
         return self._client
 
-    async def ensure(self, network_id: str, netns: str, address: str, port: int = 80) -> list[str]:
+    async def ensure(self, key: str, netns: str, address: str, port: int = 80) -> list[str]:
         # A namespace deleted and made again is another namespace: the old
         # socket would listen in the dead one. Its inode tells them apart.
         inode = os.stat(f"/run/netns/{netns}").st_ino
-        if network_id in self.servers:
-            if self.inodes.get(network_id) == inode:
+        if key in self.servers:
+            if self.inodes.get(key) == inode:
                 return []
-            await self.stop(network_id)
+            await self.stop(key)
         sock = await asyncio.to_thread(_listen_in_netns, netns, address, port)
         server = await asyncio.start_server(
-            lambda r, w: self._serve(network_id, r, w), sock=sock)
-        self.servers[network_id] = server
-        self.inodes[network_id] = inode
-        return [f"metadata proxy for {network_id} listening"]
+            lambda r, w: self._serve(key, r, w), sock=sock)
+        self.servers[key] = server
+        self.inodes[key] = inode
+        return [f"metadata proxy {key} listening"]
 
-    async def stop(self, network_id: str) -> list[str]:
-        server = self.servers.pop(network_id, None)
-        self.inodes.pop(network_id, None)
+    async def stop(self, key: str) -> list[str]:
+        server = self.servers.pop(key, None)
+        self.inodes.pop(key, None)
         if server is None:
             return []
         server.close()
-        return [f"metadata proxy for {network_id} stopped"]
+        return [f"metadata proxy {key} stopped"]
 
-    def networks(self) -> set[str]:
+    def keys(self) -> set[str]:
         return set(self.servers)
 
     async def close(self) -> None:
-        for network_id in list(self.servers):
-            await self.stop(network_id)
+        for key in list(self.servers):
+            await self.stop(key)
         if self._client is not None:
             await self._client.aclose()
             self._client = None
 
-    async def _serve(self, network_id: str, reader: asyncio.StreamReader,
+    async def _serve(self, key: str, reader: asyncio.StreamReader,
                      writer: asyncio.StreamWriter) -> None:
         try:
-            status, headers, body = await self._handle(network_id, reader, writer)
+            status, headers, body = await self._handle(key, reader, writer)
         except Exception:
             LOG.exception("metadata proxy request failed")
             status, headers, body = 500, {"content-type": "text/plain"}, b"Internal Server Error\n"
@@ -139,7 +143,7 @@ class MetadataProxy:
         finally:
             writer.close()
 
-    async def _handle(self, network_id: str, reader: asyncio.StreamReader,
+    async def _handle(self, key: str, reader: asyncio.StreamReader,
                       writer: asyncio.StreamWriter) -> tuple[int, dict[str, str], bytes]:
         try:
             raw = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
@@ -160,9 +164,9 @@ class MetadataProxy:
             return 413, {"content-type": "text/plain"}, b"Request Entity Too Large\n"
         body = await reader.readexactly(length) if length else b""
         source = writer.get_extra_info("peername")[0]
-        found = self.lookup(network_id, source)
+        found = self.lookup(key, source)
         if found is None:
-            LOG.info("metadata request from unknown address %s on network %s", source, network_id)
+            LOG.info("metadata request from unknown address %s at %s", source, key)
             return 404, {"content-type": "text/plain"}, b"404 Not Found\n"
         instance_id, project_id = found
         out = {k: v for k, v in headers if k.lower() not in _DROP}

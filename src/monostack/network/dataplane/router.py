@@ -9,6 +9,9 @@
   atomically: floating IPs as DNAT (fip -> fixed) and SNAT (fixed -> fip),
   then SNAT of the internal subnets leaving qg- to the gateway address when
   enable_snat;
+- with metadata on, guests' requests to 169.254.169.254:80 arriving on a
+  qr- device are redirected to the metadata proxy's port in the namespace
+  (metadata.py; Neutron's L3 agent does the same for its haproxy);
 - radvd for IPv6 subnets with an ipv6_ra_mode (ra.py);
 - gratuitous ARP (arping -U) from qg- for the gateway address and each
   floating IP that appears, so the external side updates its ARP caches.
@@ -25,15 +28,20 @@ from monostack.network.dataplane.desired import HostState, Network, Router
 
 LOG = logging.getLogger(__name__)
 TABLE = "monostack"
+METADATA_IP = "169.254.169.254"
+METADATA_PROXY_PORT = 9697  # Neutron's port for the router's metadata proxy
 
 _PENDING: set[asyncio.Task] = set()  # gratuitous ARPs being sent
 _FORWARDING: set[str] = set()  # namespaces this process turned forwarding on in
 
 
-def render_nat(router: Router, state: HostState) -> str:
+def render_nat(router: Router, state: HostState, metadata: bool = False) -> str:
     gw = router.external_gateway
     fips = sorted(router.floating_ips, key=lambda f: f.floating_ip_address) if gw else []
     lines = ["  chain prerouting {", "    type nat hook prerouting priority dstnat; policy accept;"]
+    if metadata and router.interfaces:
+        lines.append(f'    iifname "{names.ROUTER_INTERNAL}*" ip daddr {METADATA_IP} tcp dport 80 '
+                     f"redirect to :{METADATA_PROXY_PORT}")
     lines += [f"    ip daddr {f.floating_ip_address} dnat to {f.fixed_ip_address}" for f in fips]
     lines += ["  }", "  chain output {", "    type nat hook output priority -100; policy accept;"]
     lines += [f"    ip daddr {f.floating_ip_address} dnat to {f.fixed_ip_address}" for f in fips]
@@ -67,7 +75,7 @@ async def _default_via(ns: str) -> str | None:
 
 
 async def ensure(router: Router, state: HostState, bridges: dict[str, str], current: dict,
-                 state_dir: str) -> list[str]:
+                 state_dir: str, metadata: bool = False) -> list[str]:
     ns = names.router_ns(router.id)
     changes = []
     if await host.ensure_netns(ns):
@@ -120,7 +128,7 @@ async def ensure(router: Router, state: HostState, bridges: dict[str, str], curr
         if dev.startswith((names.ROUTER_INTERNAL, names.ROUTER_GATEWAY)) and dev not in wanted_devs:
             await links.delete_link(dev, ns)
             changes.append(f"{ns} {dev} removed")
-    if await nft.ensure_table("ip", TABLE, render_nat(router, state), state_dir, ns, netns=ns):
+    if await nft.ensure_table("ip", TABLE, render_nat(router, state, metadata), state_dir, ns, netns=ns):
         changes.append(f"{ns} nat rules loaded")
     changes += await ra.ensure(router, state, state_dir)
     for ip in announce:
