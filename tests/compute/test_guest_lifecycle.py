@@ -156,6 +156,20 @@ def test_cli_boot_then_every_action_changes_the_guest(qemu_cloud: RunningCloud, 
     wait_console(qemu_cloud, clone["id"], "MONOSTACK-GUEST: login prompt")
     assert ssh(qemu_cloud, clone["id"], key, "hostname").strip() == "clone"
 
+    # Stable device rescue (the rescue image names hw_rescue_device/hw_rescue_bus): the server's
+    # own disk stays where it was, and the rescue disk comes on a SCSI controller and boots.
+    cli(qemu_cloud, "image", "set", "--property", "hw_rescue_device=disk", "--property", "hw_rescue_bus=scsi",
+        image["id"])
+    booted = len(console(qemu_cloud, server_id))
+    act("rescue", "--image", image["id"], status="RESCUE")
+    wait_console(qemu_cloud, server_id, "MONOSTACK-GUEST: login prompt", after=booted)
+    disks = ssh(qemu_cloud, server_id, key, "lsblk -lbn --nodeps -o NAME,TYPE").split()
+    assert {"vda", "sda"} <= set(disks), disks
+    rescued = len(console(qemu_cloud, server_id))
+    act("unrescue", status="ACTIVE")
+    wait_console(qemu_cloud, server_id, "MONOSTACK-GUEST: login prompt", after=rescued)
+    assert "sda" not in ssh(qemu_cloud, server_id, key, "lsblk -lbn --nodeps -o NAME").split()
+
     # Shelving snapshots the disk and frees the host; unshelving boots it again.
     act("shelve", status="SHELVED_OFFLOADED")
     assert qemu_pid(qemu_cloud, server_id) is None

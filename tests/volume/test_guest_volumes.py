@@ -2,8 +2,9 @@
 a file the guest writes on a filesystem it makes there survives detach and re-attach, a
 snapshot taken while the guest has it mounted (its QEMU copies it) and a volume made from that
 snapshot hold the file when attached to another server, an online extend is seen by the guest
-at once, a server boots from a volume made from the guest image, that volume uploaded to an
-image boots a server, and backups and uploads of an attached volume hold what the guest wrote.
+at once, a server boots from a volume made from the guest image (and is rescued beside it),
+that volume uploaded to an image boots a server, and backups and uploads of an attached volume
+hold what the guest wrote.
 SSH reaches the guests through QEMU's user-mode port forward (no Networking here)."""
 
 from __future__ import annotations
@@ -35,6 +36,14 @@ def wait_status(cloud: RunningCloud, kind: str, name: str, status: str, timeout:
         assert time.monotonic() < deadline, f"{kind} {name} is {shown['status']}, not {status}"
         time.sleep(1)
     return shown
+
+
+def wait_server(cloud: RunningCloud, name: str, status: str, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while (shown := cli(cloud, "server", "show", name, "-f", "json"))["status"] != status:
+        assert shown["status"] != "ERROR", shown
+        assert time.monotonic() < deadline, f"server {name} is {shown['status']}, not {status}"
+        time.sleep(1)
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +128,25 @@ def test_a_server_boots_from_a_volume_made_from_the_image(vol_cloud: RunningClou
     made = cli(vol_cloud, "volume", "show", shown["volumes_attached"][0]["id"], "-f", "json")
     assert made["snapshot_id"] == mapping[0]["snapshot_id"] and made["status"] == "in-use"
     assert run(vol_cloud, copy, "cat /proc/cmdline").strip()
+
+    # A volume-backed server is rescued only stably (2.87+, a rescue image naming hw_rescue_device
+    # and hw_rescue_bus): its volume stays where it was and the rescue disk is added and booted.
+    from monostack.image.guest import default_cache_dir, ensure_guest_image
+    cli(vol_cloud, "image", "create", "--file", str(ensure_guest_image(default_cache_dir())),
+        "--disk-format", "qcow2", "--property", "hw_rescue_device=disk", "--property", "hw_rescue_bus=virtio",
+        "rescue-image")
+    old = cli(vol_cloud, "--os-compute-api-version", "2.86", "server", "rescue", "--image", "rescue-image", "bfv1",
+              check=False)
+    assert old.returncode != 0 and "Cannot rescue a volume-backed instance" in old.stderr
+    bfv = (server["id"], guest[1])
+    cli(vol_cloud, "--os-compute-api-version", "2.87", "server", "rescue", "--image", "rescue-image", "bfv1")
+    wait_server(vol_cloud, "bfv1", "RESCUE")
+    disks = "lsblk -lbn --nodeps -o NAME,TYPE | awk '$2 == \"disk\" {print $1}'"  # not the config drive
+    assert wait_guest(vol_cloud, bfv, disks, "vdb").split() == ["vda", "vdb"]
+    assert cli(vol_cloud, "volume", "show", "bfv1-volume", "-f", "json")["status"] == "in-use"
+    cli(vol_cloud, "server", "unrescue", "bfv1")
+    wait_server(vol_cloud, "bfv1", "ACTIVE")
+    assert wait_guest(vol_cloud, bfv, disks).split() == ["vda"]
     cli(vol_cloud, "server", "delete", "--wait", "from-bfv1-snap", "bfv1")
     wait_status(vol_cloud, "volume", "bfv1-volume", "available")  # kept: not delete_on_termination
 

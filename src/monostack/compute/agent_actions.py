@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from monostack.common.context import RequestContext
 from monostack.compute import resize_claims, states
-from monostack.compute.drivers.base import PowerState
+from monostack.compute.drivers.base import PowerState, rescue_of
 
 if TYPE_CHECKING:
     from monostack.compute.agent import ComputeAgent
@@ -73,7 +73,8 @@ async def rescue(agent: "ComputeAgent", row: Any, ctx: RequestContext, image_id:
         raise RuntimeError(f"Rescue image {image_id or row.image_ref} not found.")
     path = await agent.images.cached(image)
     fmt = image.get("disk_format") if image.get("disk_format") in ("qcow2", "raw") else "raw"
-    await agent.driver.rescue(await agent.spec(row), path, fmt)
+    # The API checked that the driver can give what the image's hw_rescue_* ask for.
+    await agent.driver.rescue(await agent.spec(row), path, fmt, rescue_of(image))
     return {"rescue_image_ref": image["id"]}
 
 

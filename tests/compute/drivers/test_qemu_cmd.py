@@ -8,7 +8,7 @@ import pathlib
 import pytest
 
 from monostack.compute.drivers import qemu_cmd, unixsock
-from monostack.compute.drivers.base import Disk, GuestSpec, Nic
+from monostack.compute.drivers.base import Disk, GuestSpec, Nic, Rescue, rescue_of
 from monostack.compute.drivers.instance_files import InstanceFiles
 
 UUID = "6f1c1a43-8a40-4f5e-9a57-3c2d9b8f0a11"
@@ -34,7 +34,7 @@ def json_devices(argv: list[str]) -> list[dict]:
 
 
 def build(tmp_path: pathlib.Path, s: GuestSpec, files: InstanceFiles, slots=None, **kw) -> list[str]:
-    devs = qemu_cmd.devices(s, files, rescue=kw.get("rescue", False))
+    devs = qemu_cmd.devices(s, files, rescue=kw.get("rescue"))
     slots = qemu_cmd.assign_slots(devs, slots or {}, keep_unlisted=kw.get("incoming", False))
     return qemu_cmd.argv(s, files, qemu="qemu-system-x86_64", accel=kw.pop("accel", "tcg"), slots=slots,
                          version="7.2.22", **kw)
@@ -80,10 +80,59 @@ def test_devices(tmp_path: pathlib.Path) -> None:
 
 def test_rescue_boots_the_rescue_disk_with_the_root_disk_second(tmp_path: pathlib.Path) -> None:
     files = InstanceFiles(tmp_path / "inst")
-    argv = build(tmp_path, spec(tmp_path), files, rescue=True)
+    argv = build(tmp_path, spec(tmp_path), files, rescue=Rescue())
     disks = [d for d in json_devices(argv) if d["driver"] == "virtio-blk-pci"]
-    assert [d["id"] for d in disks] == ["disk-rescue", "disk-root"]
+    assert [d["id"] for d in disks] == ["disk-rescue", "disk-root"]  # the volume is left out
     assert disks[0]["bootindex"] == 0 and "bootindex" not in disks[1]
+
+
+@pytest.mark.parametrize("device, bus, driver, controller", [
+    ("disk", "virtio", "virtio-blk-pci", None), ("disk", "scsi", "scsi-hd", "virtio-scsi-pci"),
+    ("cdrom", "scsi", "scsi-cd", "virtio-scsi-pci"), ("disk", "usb", "usb-storage", "qemu-xhci"),
+    ("disk", "ide", "ide-hd", None), ("cdrom", "ide", "ide-cd", None)])
+def test_stable_rescue_keeps_every_disk_and_boots_the_rescue_disk(tmp_path: pathlib.Path, device, bus, driver,
+                                                                 controller) -> None:
+    files = InstanceFiles(tmp_path / "inst")
+    s = spec(tmp_path, config_drive=tmp_path / "cd.iso")
+    rescue = Rescue(stable=True, device=device, bus=bus)
+
+    def command(rescue: Rescue | None, slots: dict[str, int]) -> tuple[list[str], dict[str, int]]:
+        slots = qemu_cmd.assign_slots(qemu_cmd.devices(s, files, rescue=rescue), slots, keep_unlisted=False)
+        return qemu_cmd.argv(s, files, qemu="qemu-system-x86_64", accel="tcg", slots=slots, version="7.2.22",
+                             rescue=rescue), slots
+
+    normal, slots = command(None, {})
+    argv, _ = command(rescue, slots)  # the slots kept in devices.json
+    before = {d["id"]: d for d in json_devices(normal)}
+    after = {d["id"]: d for d in json_devices(argv)}
+    # Every device of the server is still there, at the same PCI slot; only the rescue disk boots.
+    for dev_id, dev in before.items():
+        assert after[dev_id].get("addr") == dev.get("addr"), dev_id
+        assert "bootindex" not in after[dev_id], dev_id
+    rescue_dev = after["disk-rescue"]
+    assert rescue_dev["driver"] == driver and rescue_dev["bootindex"] == 0
+    if controller:
+        assert after[rescue_dev["bus"].split(".")[0]]["driver"] == controller
+    elif bus == "ide":
+        assert rescue_dev["bus"] == "ide.0"  # the config drive is on ide.1
+    nodes = {b["node-name"]: b for b in map(json.loads, options(argv, "-blockdev"))}
+    assert nodes["rescue"]["file"]["filename"] == str(files.rescue)
+    assert nodes["rescue"]["read-only"] is (device == "cdrom")
+
+
+def test_stable_rescue_of_a_volume_backed_server(tmp_path: pathlib.Path) -> None:
+    files = InstanceFiles(tmp_path / "inst")
+    argv = build(tmp_path, spec(tmp_path, image_path=None), files, rescue=Rescue(stable=True))
+    disks = [d for d in json_devices(argv) if d["driver"] == "virtio-blk-pci"]
+    assert [d["id"] for d in disks] == ["vol-0d7a6cc6-1234-4321-aaaa-000000000001", "disk-rescue"]
+    assert "bootindex" not in disks[0] and disks[1]["bootindex"] == 0
+
+
+def test_rescue_of_image_properties() -> None:
+    assert rescue_of({}) == Rescue()
+    assert rescue_of({"hw_rescue_bus": "scsi"}) == Rescue(stable=True, device="disk", bus="scsi")
+    assert rescue_of({"hw_rescue_device": "cdrom"}) == Rescue(stable=True, device="cdrom", bus="ide")
+    assert rescue_of({"hw_rescue_device": "disk"}) == Rescue(stable=True, device="disk", bus="virtio")
 
 
 def test_boot_from_volume(tmp_path: pathlib.Path) -> None:

@@ -20,6 +20,7 @@ from monostack.common.http import JSONResponse, run_blocking
 from monostack.compute import resize_claims, states
 from monostack.compute.api import views
 from monostack.compute.api.common import at_least, authorize, links, svc
+from monostack.compute.drivers.base import rescue_of, rescue_problem
 
 router = APIRouter()
 Handler = Callable[[Request, RequestContext, Any, Any], Awaitable[Response]]
@@ -130,11 +131,26 @@ def _lock(service: Any, ctx: RequestContext, uuid: str, locked: bool, who: str |
 async def rescue(request: Request, ctx: RequestContext, row: Any, args: Any) -> Response:
     args = args if isinstance(args, dict) else {}
     image_ref = args.get("rescue_image_ref")
+    image: dict[str, Any] | None = None
     if image_ref:
         image = await svc(request).images.get(str(image_ref).rsplit("/", 1)[-1], ctx.auth_token)
         if image is None:
             raise errors.BadRequest(f"Image {image_ref} could not be found.")
         image_ref = image["id"]
+    # The rescue image's hw_rescue_device/hw_rescue_bus ask for a stable device rescue; without a
+    # rescue image the server's own image's properties count, as in Nova.
+    props = image if image is not None else (row.image_meta or {}).get("properties") or {}
+    problem = rescue_problem(rescue_of(props))
+    if problem:
+        raise errors.BadRequest(problem)
+    volumes = await run_blocking(svc(request).servers.block_devices, row.uuid)
+    if any(b.boot_index == 0 and b.destination_type == "volume" for b in volumes):
+        # A volume-backed server has no root disk of its own to put second: only a stable rescue
+        # (2.87+, an image with both properties) keeps its volumes in place and boots beside them.
+        if not (at_least(request, "2.87") and image is not None
+                and "hw_rescue_device" in image and "hw_rescue_bus" in image):
+            raise errors.BadRequest(f"Instance {row.uuid} cannot be rescued: "
+                                    "Cannot rescue a volume-backed instance")
     password = args.get("adminPass") or secrets.token_urlsafe(9)
     await _act(request, ctx, row, "rescue", "rescue", args={"image_id": image_ref})
     return JSONResponse({"adminPass": password})

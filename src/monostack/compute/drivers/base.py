@@ -89,6 +89,45 @@ class GuestSpec:
     hw_properties: dict[str, Any] = dataclasses.field(default_factory=dict)  # image hw_* properties
 
 
+@dataclasses.dataclass(frozen=True)
+class Rescue:
+    """How a rescue disk reaches the guest.
+
+    Legacy rescue (stable=False): the rescue disk boots first, the root disk
+    is second, nothing else is attached.  Stable device rescue (the rescue
+    image's hw_rescue_device/hw_rescue_bus, Nova 2.87): every disk of the
+    server stays where it was, volumes included, and the rescue disk is added
+    on `bus` as a `device` and booted first.
+    """
+
+    stable: bool = False
+    device: str = "disk"  # disk | cdrom
+    bus: str = "virtio"  # virtio | scsi | usb | ide
+
+
+RESCUE_DEVICES = ("disk", "cdrom")
+RESCUE_BUSES = ("virtio", "scsi", "usb", "ide")
+
+
+def rescue_of(properties: dict[str, Any]) -> Rescue:
+    """The Rescue an image's properties ask for: stable when it names a device or a bus (each
+    defaults as Nova's libvirt driver does: a disk; virtio for a disk, IDE for a CD-ROM)."""
+    device, bus = properties.get("hw_rescue_device"), properties.get("hw_rescue_bus")
+    if device is None and bus is None:
+        return Rescue()
+    device = device or "disk"
+    return Rescue(stable=True, device=device, bus=bus or ("ide" if device == "cdrom" else "virtio"))
+
+
+def rescue_problem(rescue: Rescue) -> str | None:
+    """Why this driver family cannot give that rescue device, or None (Nova's UnsupportedRescue* texts)."""
+    if rescue.device not in RESCUE_DEVICES:
+        return f"Requested rescue device '{rescue.device}' is not supported"
+    if rescue.bus not in RESCUE_BUSES or (rescue.device == "cdrom" and rescue.bus == "virtio"):
+        return f"Requested rescue bus '{rescue.bus}' is not supported by the qemu virt driver"
+    return None
+
+
 @dataclasses.dataclass
 class GuestInfo:
     uuid: str
@@ -192,8 +231,9 @@ class Driver:
         """Start from the saved state."""
         raise NotImplementedError
 
-    async def rescue(self, spec: GuestSpec, rescue_image: pathlib.Path, rescue_format: str) -> None:
-        """Boot from a fresh disk made from rescue_image, the original root disk attached second."""
+    async def rescue(self, spec: GuestSpec, rescue_image: pathlib.Path, rescue_format: str,
+                     rescue: Rescue = Rescue()) -> None:
+        """Boot from a fresh disk made from rescue_image, attached as `rescue` says (see Rescue)."""
         raise NotImplementedError
 
     async def unrescue(self, spec: GuestSpec) -> None:

@@ -18,7 +18,7 @@ import time
 from typing import Any, AsyncIterator
 
 from monostack.compute.drivers.base import (Disk, Driver, DriverError, GuestInfo, GuestNotFound, GuestSpec,
-                                            HostResources, Nic, PowerState)
+                                            HostResources, Nic, PowerState, Rescue)
 from monostack.compute.drivers.diagnostics import STATES
 from monostack.compute.drivers.options import config
 
@@ -29,6 +29,7 @@ class FakeGuest:
     power: PowerState = PowerState.RUNNING
     saved: bool = False  # suspended: "memory" on "disk"
     rescued: bool = False
+    rescue: Rescue | None = None  # how the last rescue attached its disk
     resize_kept: GuestSpec | None = None
     disks: dict[str, Disk] = dataclasses.field(default_factory=dict)
     nics: dict[str, Nic] = dataclasses.field(default_factory=dict)
@@ -158,10 +159,12 @@ class FakeDriver(Driver):
             raise DriverError(f"guest {spec.uuid} has no saved state to resume from")
         guest.power, guest.saved = PowerState.RUNNING, False
 
-    async def rescue(self, spec: GuestSpec, rescue_image: pathlib.Path, rescue_format: str) -> None:
+    async def rescue(self, spec: GuestSpec, rescue_image: pathlib.Path, rescue_format: str,
+                     rescue: Rescue = Rescue()) -> None:
         guest = self._get(spec.uuid)
         self._boot(guest, spec)
         guest.rescued = True
+        guest.rescue = rescue
 
     async def unrescue(self, spec: GuestSpec) -> None:
         guest = self._get(spec.uuid)

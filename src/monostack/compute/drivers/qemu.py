@@ -14,7 +14,8 @@ Each action changes the real guest:
     reboot
   soft reboot        ACPI power button, a new QEMU once the guest has powered off (Nova's
                      libvirt driver does the same); a hard reboot when it does not in time
-  rescue/unrescue    a new QEMU booting a fresh overlay of the rescue image, the root disk second
+  rescue/unrescue    a new QEMU booting a fresh overlay of the rescue image: the root disk second
+                     (legacy), or every disk in its place and the rescue disk added (stable)
   resize             the root disk kept aside (disk.resize-orig), grown, restarted with the new
                      flavor; confirm drops the kept disk, revert puts it back
   snapshot           guest paused (QMP stop flushes its disks), qemu-img convert to a standalone qcow2
@@ -44,7 +45,7 @@ from typing import Any, AsyncIterator
 from monostack.compute.drivers import (console, diagnostics, disks, host, kvm_probe, process, qemu_cmd, qmp,
                                        taps)
 from monostack.compute.drivers.base import (Disk, Driver, DriverError, GuestInfo, GuestNotFound, GuestSpec,
-                                            HostResources, Nic, PowerState)
+                                            HostResources, Nic, PowerState, Rescue)
 from monostack.compute.drivers.commands import run
 from monostack.compute.drivers.instance_files import InstanceFiles
 from monostack.compute.drivers.options import config, option
@@ -160,7 +161,7 @@ class QemuDriver(Driver):
         await asyncio.to_thread(files.write_json, files.devices_json, state)
 
     # -- processes ------------------------------------------------------------------------------
-    async def _start(self, spec: GuestSpec, *, rescue: bool = False, incoming: bool = False) -> None:
+    async def _start(self, spec: GuestSpec, *, rescue: Rescue | None = None, incoming: bool = False) -> None:
         """Start QEMU for spec from the disks in the instance directory."""
         files = self.files(spec.uuid)
         accel = await self.accelerator()
@@ -180,7 +181,8 @@ class QemuDriver(Driver):
                  ", rescue" if rescue else ", from saved state" if incoming else "")
         await process.start(argv, files.dir, files.qemu_log, timeout=START_TIMEOUT)
         await asyncio.to_thread(files.write_json, files.guest_json, {
-            "spec": _spec_dict(spec), "accelerator": accel, "rescue": rescue, "argv": argv})
+            "spec": _spec_dict(spec), "accelerator": accel,
+            "rescue": dataclasses.asdict(rescue) if rescue else None, "argv": argv})
         if incoming:
             await self._finish_incoming(spec.uuid)
         status = await self._status(spec.uuid)
@@ -483,13 +485,14 @@ class QemuDriver(Driver):
                 raise DriverError(f"guest {spec.uuid} has no saved state to resume from")
             await self._start(spec, incoming=True)
 
-    async def rescue(self, spec: GuestSpec, rescue_image: pathlib.Path, rescue_format: str) -> None:
+    async def rescue(self, spec: GuestSpec, rescue_image: pathlib.Path, rescue_format: str,
+                     rescue: Rescue = Rescue()) -> None:
         files = self._require(spec.uuid)
         async with self._lock(spec.uuid):
             await self._stop(spec.uuid, clean=True, timeout=float(self._opt("shutdown_timeout")))
             files.saved_state.unlink(missing_ok=True)
             await disks.create_overlay(files.rescue, rescue_image, rescue_format)
-            await self._start(spec, rescue=True)
+            await self._start(spec, rescue=rescue)
 
     async def unrescue(self, spec: GuestSpec) -> None:
         files = self._require(spec.uuid)

@@ -21,7 +21,7 @@ import shlex
 from typing import Any
 
 from monostack.compute.drivers import unixsock
-from monostack.compute.drivers.base import Disk, GuestSpec, Nic
+from monostack.compute.drivers.base import Disk, GuestSpec, Nic, Rescue
 from monostack.compute.drivers.instance_files import InstanceFiles
 
 FIRST_SLOT, LAST_SLOT = 3, 31  # slot 0 host bridge, 1 PIIX (IDE, ACPI), 2 left for a display
@@ -121,22 +121,25 @@ def nic(n: Nic) -> Device:
     return Device(device["id"], device, netdev=netdev)
 
 
-def devices(spec: GuestSpec, files: InstanceFiles, *, rescue: bool = False) -> list[Device]:
+def devices(spec: GuestSpec, files: InstanceFiles, *, rescue: Rescue | None = None) -> list[Device]:
     """The guest's devices in a stable order (the order slots are first given in)."""
     out = [Device("rng0", {"driver": "virtio-rng-pci", "id": "rng0"})]
-    boot_from_volume = not rescue and spec.image_path is None and not files.root.exists()
-    if rescue:
+    if rescue is not None and not rescue.stable:  # legacy rescue: the rescue disk, the root disk, no others
         out.append(disk_device("disk-rescue", "rescue", files.rescue, "qcow2", bootindex=0))
         out.append(disk_device("disk-root", "root", files.root, "qcow2"))
-    elif not boot_from_volume:
-        out.append(disk_device("disk-root", "root", files.root, "qcow2", bootindex=0))
-    if not rescue:
+    else:
+        # Without a rescue the root disk (or the first volume) boots; in a stable rescue every disk
+        # keeps its place and the rescue disk, added last, boots instead.
+        first = 0 if rescue is None else None
+        boot_from_volume = spec.image_path is None and not files.root.exists()
+        if not boot_from_volume:
+            out.append(disk_device("disk-root", "root", files.root, "qcow2", bootindex=first))
         if spec.ephemeral_gb and files.ephemeral.exists():
             out.append(disk_device("disk-eph0", "eph0", files.ephemeral, "raw"))
         if spec.swap_mb and files.swap.exists():
             out.append(disk_device("disk-swap", "swap", files.swap, "raw"))
         for index, disk in enumerate(spec.disks):
-            out.append(volume(disk, bootindex=0 if boot_from_volume and index == 0 else None))
+            out.append(volume(disk, bootindex=first if boot_from_volume and index == 0 else None))
     out.extend(nic(n) for n in spec.nics)
     config = config_drive_path(spec, files)
     if config is not None:
@@ -145,7 +148,33 @@ def devices(spec: GuestSpec, files: InstanceFiles, *, rescue: bool = False) -> l
         out.append(Device("cdrom-config", {"driver": "ide-cd", "id": "cdrom-config", "drive": "config",
                                            "bus": "ide.1"},
                           blockdev=blockdev("config", config, "raw", read_only=True), pci=False))
+    if rescue is not None and rescue.stable:
+        out.extend(stable_rescue_devices(rescue, files))
     return out
+
+
+def stable_rescue_devices(rescue: Rescue, files: InstanceFiles) -> list[Device]:
+    """The rescue disk on the bus the image asks for (with that bus's controller), booted first.
+    A CD-ROM is read-only; IDE takes the first channel (the config drive sits on the second)."""
+    cdrom = rescue.device == "cdrom"
+    node = blockdev("rescue", files.rescue, "qcow2", read_only=cdrom)
+    if rescue.bus == "virtio":
+        return [disk_device("disk-rescue", "rescue", files.rescue, "qcow2", bootindex=0)]
+    if rescue.bus == "scsi":
+        return [Device("scsi-rescue", {"driver": "virtio-scsi-pci", "id": "scsi-rescue"}),
+                Device("disk-rescue", {"driver": "scsi-cd" if cdrom else "scsi-hd", "id": "disk-rescue",
+                                       "drive": "rescue", "bus": "scsi-rescue.0", "bootindex": 0},
+                       blockdev=node, pci=False)]
+    if rescue.bus == "usb":
+        return [Device("usb-rescue", {"driver": "qemu-xhci", "id": "usb-rescue"}),
+                Device("disk-rescue", {"driver": "usb-storage", "id": "disk-rescue", "drive": "rescue",
+                                       "bus": "usb-rescue.0", "removable": cdrom, "bootindex": 0},
+                       blockdev=node, pci=False)]
+    if rescue.bus == "ide":
+        return [Device("disk-rescue", {"driver": "ide-cd" if cdrom else "ide-hd", "id": "disk-rescue",
+                                       "drive": "rescue", "bus": "ide.0", "bootindex": 0},
+                       blockdev=node, pci=False)]
+    raise ValueError(f"rescue bus {rescue.bus!r} is not supported")
 
 
 def config_drive_path(spec: GuestSpec, files: InstanceFiles) -> pathlib.Path | None:
@@ -180,7 +209,7 @@ def smbios(spec: GuestSpec, version: str) -> str:
 
 
 def argv(spec: GuestSpec, files: InstanceFiles, *, qemu: str, accel: str, slots: dict[str, int],
-         version: str, rescue: bool = False, incoming: bool = False) -> list[str]:
+         version: str, rescue: Rescue | None = None, incoming: bool = False) -> list[str]:
     cmd = [qemu, "-name", f"guest={escape(spec.name)},debug-threads=on", "-uuid", spec.uuid,
            "-machine", "pc", "-nodefaults", "-no-user-config", "-display", "none",
            "-m", str(spec.memory_mb), "-smp", str(spec.vcpus), "-rtc", "base=utc",
