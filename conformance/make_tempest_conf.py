@@ -91,9 +91,10 @@ DEFAULT_COMPUTE_MICROVERSIONS = ("2.1", "2.96")
 DEFAULT_IMAGE_WAIT = 600.0
 
 # What Monostack's Compute service supports ([compute-feature-enabled]).
-# True only for what works end to end; the rest waits for its service
-# (networking: interface_attach; block storage: attach_encrypted_volume,
-# swap_volume, ...) or for a second host (migrations).
+# True only for what works end to end; interface_attach and metadata_service
+# are turned on with Networking (compute_network_sections); the rest waits for
+# a key manager (attach_encrypted_volume), swap_volume, or a second host
+# (migrations).
 COMPUTE_FEATURES: dict[str, bool] = {
     "console_output": True,
     "resize": True,
@@ -102,7 +103,7 @@ COMPUTE_FEATURES: dict[str, bool] = {
     "shelve": True,
     "shelve_migrate": False,
     "rescue": True,
-    "stable_rescue": False,
+    "stable_rescue": True,
     "snapshot": True,
     "config_drive": True,
     "disk_config": True,
@@ -597,6 +598,9 @@ def build_conf(
     if available.get("neutron"):
         for section, values in network_sections(network or {}).items():
             conf.setdefault(section, {}).update(values)
+        if available["nova"]:
+            for section, values in compute_network_sections(network or {}).items():
+                conf.setdefault(section, {}).update(values)
 
     # Catalog type of the block-storage service when it is not the default.
     if available["cinder"] and "block-storage" not in types:
@@ -644,6 +648,26 @@ def compute_sections(found: dict[str, str], region: str) -> dict[str, dict[str, 
         # No guest is reachable over the network yet (no floating IPs/SSH).
         "validation": {"run_validation": "False"},
     }
+
+
+def compute_network_sections(found: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """What Compute adds once Networking runs: NICs hot-plugged into guests, the
+    metadata service, DevStack's ``private`` network, and, with an external
+    network, Tempest's validation: each test server gets a floating IP, Tempest
+    pings it and logs in as root with the test's key (the guest image has the
+    ``lsblk`` and ``sudo`` its checks run)."""
+    sections: dict[str, dict[str, str]] = {
+        "compute": {"fixed_network_name": "private"},
+        "compute-feature-enabled": {"interface_attach": "True", "metadata_service": "True"},
+    }
+    if found.get("public_network_id"):
+        sections["validation"] = {
+            "run_validation": "True", "connect_method": "floating", "auth_method": "keypair",
+            "image_ssh_user": "root", "image_alt_ssh_user": "root", "ip_version_for_ssh": "4",
+            "security_group": "True", "security_group_rules": "True",
+            "ping_timeout": "120", "connect_timeout": "60", "ssh_timeout": "300",
+        }
+    return sections
 
 
 def network_sections(found: dict[str, Any]) -> dict[str, dict[str, str]]:

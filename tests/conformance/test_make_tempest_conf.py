@@ -203,6 +203,20 @@ def test_main_services_follow_catalog(monkeypatch, clouds_yaml, tmp_path):
         ("True", "True", "True", "True")
     assert avail["swift"] == "False"
     assert conf["volume"]["catalog_type"] == "volumev3"
+    # Compute with Networking: NICs hot-plug, the metadata service, DevStack's private network.
+    assert conf["compute-feature-enabled"]["interface_attach"] == "True"
+    assert conf["compute-feature-enabled"]["metadata_service"] == "True"
+    assert conf["compute"]["fixed_network_name"] == "private"
+    assert conf["validation"]["run_validation"] == "False"  # no external network found
+
+
+def test_compute_network_sections_validate_through_floating_ips():
+    sections = mtc.compute_network_sections({"public_network_id": "ext-id", "floating_network_name": "public"})
+    validation = sections["validation"]
+    assert validation["run_validation"] == "True"
+    assert (validation["connect_method"], validation["auth_method"], validation["image_ssh_user"]) == \
+        ("floating", "keypair", "root")
+    assert "validation" not in mtc.compute_network_sections({})
 
 
 def test_main_domain_name_comes_from_token(monkeypatch, clouds_yaml, tmp_path):

@@ -314,6 +314,19 @@ def test_metadata_service_ssh_and_hotplug(guest_image, accel, tmp_path, ssh_key,
         time.sleep(0.5)
         with open(disk, "rb") as f:
             assert f.read(6) == b"hello\n"
+        # What Tempest's validation runs in a guest: its disk list (a TYPE
+        # column with "disk" rows) and commands behind sudo.
+        listed = guest.ssh(ssh_key, "root", "lsblk -lb --nodeps").splitlines()
+        assert "TYPE" in listed[0]
+        disks = {line.split()[0]: line.split()[3] for line in listed[1:] if " disk" in line}
+        assert disks["vdb"] == str(64 * 1024 * 1024), listed
+        assert "vda" in disks
+        assert guest.ssh(ssh_key, "root", 'sudo sh -c "id -un"').strip() == "root"
+        refused = subprocess.run(
+            ["ssh", "-i", str(ssh_key), "-p", str(guest.ssh_port), "-o", "BatchMode=yes",
+             "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+             "monostack@127.0.0.1", "sudo id -un"], capture_output=True, text=True, timeout=60)
+        assert refused.returncode != 0 and "sudoers" in refused.stderr
 
     # ACPI power button (what a soft stop sends): a clean poweroff, QEMU exits
     guest.qmp(("system_powerdown", {}))
