@@ -56,7 +56,9 @@ READ = "dd if=/dev/vdb bs=512 count=1 iflag=direct 2>/dev/null | tr -d '\\0'"
 
 
 def write(text: str) -> str:
-    return f"echo {text} | dd of=/dev/vdb bs=512 count=1 conv=sync 2>/dev/null && sync"
+    # Only into the device node: /sys/block/vdb shows up a moment before /dev/vdb does, and dd
+    # into a missing node would write a plain file in /dev (run() retries while this fails).
+    return f"test -b /dev/vdb && echo {text} | dd of=/dev/vdb bs=512 count=1 conv=sync 2>/dev/null && sync"
 
 
 def test_two_guests_share_a_multiattach_volume(ma_cloud: RunningCloud, key: pathlib.Path) -> None:
