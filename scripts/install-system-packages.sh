@@ -12,6 +12,7 @@ command -v mcopy >/dev/null || need+=(mtools)
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)  # Compute's guests
 command -v ip >/dev/null || need+=(iproute2)  # Networking: bridges, taps, namespaces
 command -v dnsmasq >/dev/null || need+=(dnsmasq-base)  # ... DHCP per network
+command -v dhcp_release >/dev/null || need+=(dnsmasq-utils)  # ... leases of ports that went released
 command -v nft >/dev/null || need+=(nftables)  # ... security groups, NAT
 command -v radvd >/dev/null || need+=(radvd)  # ... IPv6 router advertisements
 command -v arping >/dev/null || need+=(iputils-arping)  # ... gratuitous ARP for floating IPs

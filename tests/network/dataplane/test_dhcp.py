@@ -53,6 +53,26 @@ async def test_new_port_reaches_running_dnsmasq_by_reload(scope, agent):
     assert scope.dhcp(g2)["ip"] == "10.63.0.12"
 
 
+async def test_an_address_freed_by_a_port_goes_to_the_next_port_at_once(scope, agent):
+    """dnsmasq keeps its leases in memory: the address of a port that went stays leased to its
+    MAC unless the lease is released, and a new port given that address would get no answer."""
+    net = network(scope, cidr="10.64.0.0/24")
+    group = open_group(scope)
+    first = port(scope, net, 11, sgs=[group.id])
+    g1 = scope.guest(first.id, first.mac_address)
+    state = HostState(networks=[net], ports=[first, dhcp_port(scope, net)], security_groups=[group])
+    await agent.apply(state)
+    assert scope.dhcp(g1)["ip"] == "10.64.0.11"
+    second = port(scope, net, 11, sgs=[group.id])  # Neutron hands the freed address out again
+    assert second.mac_address != first.mac_address
+    g2 = scope.guest(second.id, second.mac_address)
+    pid = open(agent.config.state_dir + f"/dhcp/{net.id}/pid").read().strip()
+    state.ports = [second, state.ports[1]]
+    await agent.apply(state)
+    assert scope.dhcp(g2)["ip"] == "10.64.0.11"
+    assert open(agent.config.state_dir + f"/dhcp/{net.id}/pid").read().strip() == pid  # released, not restarted
+
+
 @pytest.mark.parametrize("mode", ["dhcpv6-stateful", "dhcpv6-stateless"])
 async def test_dhcpv6_gives_the_port_its_address_or_only_options(scope, agent, mode):
     """The router's advertisements say "managed" (stateful) or "other config" (stateless):

@@ -20,6 +20,7 @@ import asyncio
 import ipaddress
 import logging
 import os
+import shutil
 import signal
 
 from monostack.network.dataplane import host, names
@@ -142,12 +143,35 @@ def _write_if_changed(path: str, text: str) -> bool:
     return True
 
 
+def _leases_of(hosts: str) -> set[tuple[str, str]]:
+    """(MAC, IPv4 address) of each entry of a hosts file."""
+    entries = set()
+    for line in hosts.splitlines():
+        parts = line.split(",")
+        if len(parts) == 3 and not parts[2].startswith("["):
+            entries.add((parts[0], parts[2]))
+    return entries
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
 async def ensure(network: Network, dhcp_port: Port, ports: list[Port], state_dir: str,
                  lease_seconds: int) -> list[str]:
     directory = os.path.join(state_dir, "dhcp", network.id)
     os.makedirs(directory, exist_ok=True)
     changes = []
-    files_changed = _write_if_changed(f"{directory}/host", render_hosts(network, ports + [dhcp_port]))
+    hosts = render_hosts(network, ports + [dhcp_port])
+    # dnsmasq keeps the leases it gave in memory: an address whose port went (or changed its MAC)
+    # stays leased to the old MAC, and dnsmasq refuses it to the next port that gets it ("not
+    # using configured address ... because it is leased to ..."). Those leases are released.
+    gone = _leases_of(_read(f"{directory}/host")) - _leases_of(hosts)
+    files_changed = _write_if_changed(f"{directory}/host", hosts)
     files_changed |= _write_if_changed(f"{directory}/opts", render_opts(network, dhcp_port))
     argv = command(network, dhcp_port, directory, lease_seconds)
     cmd_changed = _write_if_changed(f"{directory}/cmdline", "\n".join(argv))
@@ -162,7 +186,23 @@ async def ensure(network: Network, dhcp_port: Port, ports: list[Port], state_dir
     elif files_changed:
         os.kill(pid, signal.SIGHUP)
         changes.append(f"dnsmasq {network.id} reloaded")
+        if gone and not await _release(network.id, dhcp_port, gone):
+            await _terminate(pid)  # without dhcp_release: a new dnsmasq has no leases
+            await host.run(*argv, netns=names.dhcp_ns(network.id))
+            changes.append(f"dnsmasq {network.id} restarted")
     return changes
+
+
+async def _release(network_id: str, dhcp_port: Port, leases: set[tuple[str, str]]) -> bool:
+    """DHCPRELEASE for each (MAC, address) on the client's behalf, as Neutron's DHCP agent does
+    (dnsmasq-utils' dhcp_release); False when that tool is missing."""
+    if shutil.which("dhcp_release") is None:
+        LOG.warning("dhcp_release (dnsmasq-utils) is missing: dnsmasq of %s restarted to drop leases", network_id)
+        return False
+    for mac, ip in sorted(leases):
+        await host.run("dhcp_release", names.dhcp_dev(dhcp_port.id), ip, mac, netns=names.dhcp_ns(network_id),
+                       check=False)
+    return True
 
 
 async def _terminate(pid: int) -> None:
