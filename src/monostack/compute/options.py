@@ -30,6 +30,8 @@ register(
     Opt("vif_plugging_timeout", 300, "Seconds a build waits for the Networking service to report each port plugged.",
         INT),
     Opt("vif_plugging_is_fatal", True, "A port not reported plugged in time fails the build.", BOOL),
+    Opt("default_floating_pool", "public", "External network os-floating-ips allocates from when no pool is named "
+        "(Nova's [neutron] default_floating_pool)."),
     Opt("metadata_proxy_shared_secret", "", "Secret the networking service's metadata proxy signs instance ids with."),
     Opt("reclaim_instance_interval", 0, "Seconds a deleted server is kept as SOFT_DELETED (0: deleted at once).", INT),
     Opt("max_local_block_devices", 3, "Local disks (image and blank) a server may have (-1: unlimited).", INT),

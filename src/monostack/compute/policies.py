@@ -45,7 +45,8 @@ _READER_ACTIONS = [
     "os-volumes:snapshots:detail", "os-volumes:snapshots:show",
 ]
 _ADMIN_ACTIONS = [
-    "servers:index:get_all_tenants", "servers:detail:get_all_tenants", "servers:allow_all_filters",
+    "os-volumes-attachments:swap", "servers:index:get_all_tenants", "servers:detail:get_all_tenants",
+    "servers:allow_all_filters",
     "servers:show:host_status", "servers:show:host_status:unknown-only", "servers:create:forced_host",
     "servers:create:requested_destination", "servers:migrations:index", "servers:migrations:show",
     "servers:migrations:force_complete", "servers:migrations:delete", "os-extended-server-attributes",
@@ -85,7 +86,12 @@ _RULES: dict[str, str] = {
     "os_compute_api:os-server-groups:index:all_projects": ADMIN,
     "os_compute_api:extensions": ANY,
     "os_compute_api:os-tenant-networks:list": ADMIN_OR_READER,
+    "os_compute_api:os-tenant-networks:show": ADMIN_OR_READER,
     "os_compute_api:os-networks:list": ADMIN_OR_READER,
+    "os_compute_api:os-networks:view": ADMIN_OR_READER,
+    "os_compute_api:os-floating-ip-pools:list": ANY,
+    **{f"os_compute_api:os-floating-ips:{verb}": ADMIN_OR_READER for verb in ("list", "show")},
+    **{f"os_compute_api:os-floating-ips:{verb}": ADMIN_OR_MEMBER for verb in ("create", "delete", "add", "remove")},
 }
 _RULES.update({f"os_compute_api:{name}": ADMIN_OR_MEMBER for name in _MEMBER_ACTIONS})
 _RULES.update({f"os_compute_api:{name}": ADMIN_OR_READER for name in _READER_ACTIONS})

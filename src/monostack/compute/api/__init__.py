@@ -25,7 +25,8 @@ ROUTERS = ["servers", "server_actions", "server_backups", "flavors", "keypairs",
            "availability_zones", "aggregates", "os_services", "hypervisors", "server_groups", "usage", "migrations",
            "instance_actions", "server_metadata", "server_tags", "images", "volumes_proxy", "ips", "hosts",
            "instance_usage_audit_log", "server_external_events", "consoles", "interfaces", "volume_attachments",
-           "server_password", "diagnostics", "assisted_volume_snapshots", "security_groups", "extensions"]
+           "server_password", "diagnostics", "assisted_volume_snapshots", "security_groups", "floating_ips",
+           "networks", "multinic", "extensions"]
 
 
 def _version_v21(request: Request) -> dict[str, Any]:

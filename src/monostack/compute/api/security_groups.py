@@ -16,35 +16,11 @@ from monostack.common import errors
 from monostack.common.auth import authenticated
 from monostack.common.context import RequestContext
 from monostack.common.http import JSONResponse, run_blocking
-from monostack.compute.api.common import at_least, authorize, json_body, svc
+from monostack.compute.api import neutron_proxy
+from monostack.compute.api.common import authorize, json_body, svc
 from monostack.compute.api.server_actions import action
 
 router = APIRouter()
-
-
-def _network(request: Request) -> Any:
-    if at_least(request, "2.36"):
-        raise errors.NotFound("The resource could not be found.")
-    network = svc(request).network
-    if not network.has_networking:
-        raise errors.NotFound("The resource could not be found.")
-    return network
-
-
-async def _neutron(request: Request, ctx: RequestContext, method: str, path: str, **kwargs: Any) -> Any:
-    response = await _network(request)._call(method, path, token=ctx.auth_token, **kwargs)
-    if response.status_code == 404:
-        raise errors.NotFound(_message(response) or "The resource could not be found.")
-    if response.status_code >= 400:  # Nova's proxy answers 400 for a group in use or a duplicate rule too
-        raise errors.BadRequest(_message(response))
-    return response.json() if response.content else None
-
-
-def _message(response: Any) -> str:
-    try:
-        return response.json()["NeutronError"]["message"]
-    except Exception:
-        return ""
 
 
 def _rule_view(rule: dict[str, Any], groups: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -67,7 +43,7 @@ def _view(group: dict[str, Any], groups: dict[str, dict[str, Any]]) -> dict[str,
 
 
 async def _groups(request: Request, ctx: RequestContext, **params: Any) -> dict[str, dict[str, Any]]:
-    body = await _neutron(request, ctx, "GET", "/security-groups", params=params or None)
+    body = await neutron_proxy.call(request, ctx, "GET", "/security-groups", params=params or None)
     return {g["id"]: g for g in body["security_groups"]}
 
 
@@ -92,7 +68,7 @@ async def create_group(request: Request, ctx: RequestContext = Depends(authentic
     body = (await json_body(request)).get("security_group")
     if not isinstance(body, dict):
         raise errors.BadRequest("Invalid input for field/attribute security_group.")
-    created = (await _neutron(request, ctx, "POST", "/security-groups", json={"security_group": {
+    created = (await neutron_proxy.call(request, ctx, "POST", "/security-groups", json={"security_group": {
         "name": _text(body, "name"), "description": body.get("description") or ""}}))["security_group"]
     return JSONResponse({"security_group": _view(created, {created["id"]: created})})
 
@@ -100,7 +76,7 @@ async def create_group(request: Request, ctx: RequestContext = Depends(authentic
 @router.get("/v2.1/os-security-groups/{group_id}")
 async def show_group(group_id: str, request: Request, ctx: RequestContext = Depends(authenticated)) -> JSONResponse:
     authorize(request, ctx, "os_compute_api:os-security-groups:show")
-    group = (await _neutron(request, ctx, "GET", f"/security-groups/{group_id}"))["security_group"]
+    group = (await neutron_proxy.call(request, ctx, "GET", f"/security-groups/{group_id}"))["security_group"]
     groups = await _groups(request, ctx)
     return JSONResponse({"security_group": _view(group, groups)})
 
@@ -114,7 +90,7 @@ async def update_group(group_id: str, request: Request, ctx: RequestContext = De
     changes = {"name": _text(body, "name")}
     if "description" in body:
         changes["description"] = body.get("description") or ""
-    group = (await _neutron(request, ctx, "PUT", f"/security-groups/{group_id}",
+    group = (await neutron_proxy.call(request, ctx, "PUT", f"/security-groups/{group_id}",
                             json={"security_group": changes}))["security_group"]
     return JSONResponse({"security_group": _view(group, {group["id"]: group})})
 
@@ -122,10 +98,10 @@ async def update_group(group_id: str, request: Request, ctx: RequestContext = De
 @router.delete("/v2.1/os-security-groups/{group_id}", status_code=202)
 async def delete_group(group_id: str, request: Request, ctx: RequestContext = Depends(authenticated)) -> Response:
     authorize(request, ctx, "os_compute_api:os-security-groups:delete")
-    group = (await _neutron(request, ctx, "GET", f"/security-groups/{group_id}"))["security_group"]
+    group = (await neutron_proxy.call(request, ctx, "GET", f"/security-groups/{group_id}"))["security_group"]
     if group["name"] == "default":
         raise errors.BadRequest("Removing default security group not allowed.")
-    await _neutron(request, ctx, "DELETE", f"/security-groups/{group_id}")
+    await neutron_proxy.call(request, ctx, "DELETE", f"/security-groups/{group_id}")
     return Response(status_code=202)
 
 
@@ -155,7 +131,7 @@ async def create_rule(request: Request, ctx: RequestContext = Depends(authentica
         rule["remote_group_id"] = body["group_id"]
     else:
         rule["remote_ip_prefix"] = body.get("cidr") or "0.0.0.0/0"
-    made = (await _neutron(request, ctx, "POST", "/security-group-rules",
+    made = (await neutron_proxy.call(request, ctx, "POST", "/security-group-rules",
                            json={"security_group_rule": rule}))["security_group_rule"]
     groups = await _groups(request, ctx)
     return JSONResponse({"security_group_rule": _rule_view(made, groups)})
@@ -164,12 +140,12 @@ async def create_rule(request: Request, ctx: RequestContext = Depends(authentica
 @router.delete("/v2.1/os-security-group-rules/{rule_id}", status_code=202)
 async def delete_rule(rule_id: str, request: Request, ctx: RequestContext = Depends(authenticated)) -> Response:
     authorize(request, ctx, "os_compute_api:os-security-groups:rule:delete")
-    await _neutron(request, ctx, "DELETE", f"/security-group-rules/{rule_id}")
+    await neutron_proxy.call(request, ctx, "DELETE", f"/security-group-rules/{rule_id}")
     return Response(status_code=202)
 
 
 async def _server_ports(request: Request, ctx: RequestContext, server_id: str) -> list[dict[str, Any]]:
-    return (await _neutron(request, ctx, "GET", "/ports", params={"device_id": server_id}))["ports"]
+    return (await neutron_proxy.call(request, ctx, "GET", "/ports", params={"device_id": server_id}))["ports"]
 
 
 @router.get("/v2.1/servers/{server_id}/os-security-groups")
@@ -200,7 +176,7 @@ async def _change_groups(request: Request, ctx: RequestContext, row: Any, args: 
             if matches[0] not in current:
                 raise errors.BadRequest(f"Security group {name} not associated with the instance {row.uuid}")
             current.remove(matches[0])
-        await _neutron(request, ctx, "PUT", f"/ports/{port['id']}", json={"port": {"security_groups": current}})
+        await neutron_proxy.call(request, ctx, "PUT", f"/ports/{port['id']}", json={"port": {"security_groups": current}})
     names = set(row.security_groups or [])
     names = names | {name} if add else names - {name}
     await run_blocking(svc(request).servers.finish, row.uuid, security_groups=sorted(names))
@@ -209,11 +185,11 @@ async def _change_groups(request: Request, ctx: RequestContext, row: Any, args: 
 
 @action("addSecurityGroup", "os-security-groups:add")
 async def add_security_group(request: Request, ctx: RequestContext, row: Any, args: Any) -> Response:
-    _network(request)
+    neutron_proxy.network(request)
     return await _change_groups(request, ctx, row, args, add=True)
 
 
 @action("removeSecurityGroup", "os-security-groups:remove")
 async def remove_security_group(request: Request, ctx: RequestContext, row: Any, args: Any) -> Response:
-    _network(request)
+    neutron_proxy.network(request)
     return await _change_groups(request, ctx, row, args, add=False)
