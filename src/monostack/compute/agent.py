@@ -492,10 +492,19 @@ class ComputeAgent:
                 await asyncio.to_thread(self.svc.servers.update_block_device, bdm.uuid, attachment_id=None,
                                         connection_info=None)
 
-    async def snapshot_volume(self, server_uuid: str, volume_id: str, target: str) -> None:
+    def kept_snapshot(self, server_uuid: str, snapshot_id: str) -> pathlib.Path:
+        """Where the copy of an assisted snapshot asked for by a relative new_file is kept: in the
+        server's own directory (never where the caller's name points), until the snapshot is deleted."""
+        return self.driver.instance_dir(server_uuid) / f"assisted-{pathlib.Path(snapshot_id).name}.qcow2"
+
+    async def snapshot_volume(self, server_uuid: str, volume_id: str, target: str, snapshot_id: str = "") -> None:
         """A standalone point-in-time copy of an attached volume at target (assisted snapshot): the
         running guest's QEMU copies it while the guest writes; a volume of a server whose guest is
-        not running is copied as it is (Nova's offline volume snapshot with qemu-img)."""
+        not running is copied as it is (Nova's offline volume snapshot with qemu-img).  Block Storage
+        names an absolute target; a relative one (Nova's libvirt driver reads it as a new overlay
+        beside the volume) gets a copy kept by Compute (kept_snapshot)."""
+        if not pathlib.Path(target).is_absolute():
+            target = str(self.kept_snapshot(server_uuid, snapshot_id or "unnamed"))
         if await self.driver.has_disk(server_uuid, volume_id) is None:
             async with self._busy.setdefault(server_uuid, asyncio.Lock()):  # no start while it is read
                 if await self.driver.has_disk(server_uuid, volume_id) is None:
@@ -510,18 +519,9 @@ class ComputeAgent:
 
     async def release_volumes(self, server_uuid: str) -> None:
         """At delete: attachments gone, volumes with delete_on_termination deleted."""
-        if self.svc.volumes is None:
-            return
-        for bdm in await asyncio.to_thread(self.svc.servers.block_devices, server_uuid):
-            if bdm.destination_type != "volume" or not bdm.volume_id:
-                continue
-            try:
-                if bdm.attachment_id:
-                    await self.svc.volumes.attachment_delete(bdm.attachment_id)
-                if bdm.delete_on_termination:
-                    await self.svc.volumes.delete(bdm.volume_id)
-            except Exception:  # the volume stays; an operator can delete it
-                LOG.exception("could not release volume %s of %s", bdm.volume_id, server_uuid)
+        if self.svc.volumes is not None:
+            await self.svc.volumes.release(server_uuid,
+                                           await asyncio.to_thread(self.svc.servers.block_devices, server_uuid))
 
     async def external_event(self, server_uuid: str, name: str, tag: str | None, status: str,
                              request_id: str | None = None) -> None:
@@ -658,10 +658,16 @@ class Endpoint:
         with use_context(context or RequestContext.service()):
             await self.agent.attach_volume(instance_uuid, bdm_uuid)
 
-    async def snapshot_volume(self, instance_uuid: str, volume_id: str, target: str,
+    async def snapshot_volume(self, instance_uuid: str, volume_id: str, target: str, snapshot_id: str = "",
                               context: RequestContext | None = None) -> None:
         with use_context(context or RequestContext.service()):
-            await self.agent.snapshot_volume(instance_uuid, volume_id, target)
+            await self.agent.snapshot_volume(instance_uuid, volume_id, target, snapshot_id)
+
+    async def delete_volume_snapshot(self, instance_uuid: str, snapshot_id: str,
+                                     context: RequestContext | None = None) -> None:
+        """The copy Compute kept for an assisted snapshot goes (Block Storage's own copies are its to delete)."""
+        kept = self.agent.kept_snapshot(instance_uuid, snapshot_id)
+        await asyncio.to_thread(kept.unlink, True)
 
     async def detach_volume(self, instance_uuid: str, bdm_uuid: str, context: RequestContext | None = None) -> None:
         self._spawn(self._in(context or RequestContext.service(), self.agent.detach_volume(instance_uuid, bdm_uuid)))

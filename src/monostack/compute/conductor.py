@@ -146,7 +146,17 @@ class Conductor:
 
     # -- deletes ----------------------------------------------------------------------------
     async def local_delete(self, instance_uuid: str) -> None:
-        """Delete a server no agent will handle (never placed, or its host is down)."""
+        """Delete a server no agent will handle (never placed, shelved-offloaded, or its host is
+        down): its ports and volume attachments go too (Nova's _local_delete)."""
+        row = await asyncio.to_thread(self.svc.servers.by_uuid, instance_uuid)
+        if row is not None and self.svc.network is not None:
+            try:
+                await self.svc.network.deallocate(row)
+            except Exception:  # the ports stay; deleting the server must not fail on them
+                LOG.exception("could not release the ports of %s", instance_uuid)
+        if self.svc.volumes is not None:
+            await self.svc.volumes.release(instance_uuid,
+                                           await asyncio.to_thread(self.svc.servers.block_devices, instance_uuid))
         await self.placement.delete_allocations(instance_uuid)
         await asyncio.to_thread(self.svc.servers.mark_deleted, instance_uuid)
         self.svc.notify("compute.instance.delete.end", {"instance_id": instance_uuid})

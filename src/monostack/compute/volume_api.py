@@ -170,6 +170,19 @@ class VolumeAPI:
             raise errors.ServiceUnavailable(f"Block Storage could not complete attachment {attachment_id}: "
                                             f"{self._message(response)}")
 
+    async def release(self, server_uuid: str, block_devices: list[Any]) -> None:
+        """At a server's delete: its attachments go, and the volumes marked delete_on_termination."""
+        for bdm in block_devices:
+            if bdm.destination_type != "volume" or not bdm.volume_id:
+                continue
+            try:
+                if bdm.attachment_id:
+                    await self.attachment_delete(bdm.attachment_id)
+                if bdm.delete_on_termination:
+                    await self.delete(bdm.volume_id)
+            except Exception:  # the volume stays; an operator can delete it
+                LOG.exception("could not release volume %s of %s", bdm.volume_id, server_uuid)
+
     async def attachment_delete(self, attachment_id: str) -> None:
         response = await self._call("DELETE", f"/attachments/{attachment_id}")
         if response.status_code not in (200, 202, 204, 404):

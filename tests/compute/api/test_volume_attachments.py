@@ -55,8 +55,12 @@ class FakeVolumes(VolumeAPI):
 class FakeConductor:
     def __init__(self) -> None:
         self.calls: list[str] = []
+        self.bus = self  # casts to the agent land here too
 
     async def call_agent(self, row: Any, method: str, **kwargs: Any) -> None:
+        self.calls.append(method)
+
+    async def cast(self, topic: str, method: str, *args: Any, **kwargs: Any) -> None:
         self.calls.append(method)
 
 
@@ -145,3 +149,46 @@ async def test_boot_from_a_multiattach_volume_needs_2_60_and_one_server(compute_
     assert await _make_volumes(compute_svc, ctx, request(), supports_multiattach=True) == []
     with pytest.raises(errors.BadRequest, match="Cannot attach one or more volumes to multiple instances"):
         await _make_volumes(compute_svc, ctx, request(max_count=2), supports_multiattach=True)
+
+
+def actions_of(compute_svc: Any, server: str) -> list[str]:
+    import sqlalchemy as sa
+
+    from monostack.compute import models
+    with compute_svc.db.reader() as session:
+        return list(session.scalars(sa.select(models.InstanceAction.action).where(
+            models.InstanceAction.instance_uuid == server).order_by(models.InstanceAction.id)))
+
+
+async def test_attach_and_detach_are_instance_actions(compute_api, compute_svc, volumes) -> None:
+    server = add_server(compute_svc).uuid
+    volumes.add("v", multiattach=False)
+    assert (await attach(compute_api, server, "v", "2.60")).status_code == 200
+    gone = await compute_api.as_("demo", "2.60").delete(f"/servers/{server}/os-volume_attachments/v")
+    assert gone.status_code == 202
+    assert actions_of(compute_svc, server) == ["attach_volume", "detach_volume"]
+
+
+async def test_an_attachment_is_updated_from_2_85_and_never_swapped(compute_api, compute_svc, volumes) -> None:
+    server = add_server(compute_svc).uuid
+    volumes.add("v", multiattach=False)
+    volumes.add("other", multiattach=False)
+    compute_svc.servers.add_block_device(server, source_type="volume", destination_type="volume", volume_id="v",
+                                         attachment_id="att-v", delete_on_termination=False)
+
+    def put(version: str, volume_in_uri: str, token: str = "demo", **fields: Any) -> Any:
+        return compute_api.as_(token, version).put(f"/servers/{server}/os-volume_attachments/{volume_in_uri}",
+                                                   json={"volumeAttachment": fields})
+
+    missing = await put("2.85", "not-attached", token="admin", volumeId="other")
+    assert missing.status_code == 404
+    assert (await put("2.1", "v", volumeId="other")).status_code == 403  # swapping is an admin's
+    swap = await put("2.1", "v", token="admin", volumeId="other")
+    assert swap.status_code == 409 and "Swapping" in swap.json()["conflictingRequest"]["message"]
+    assert (await put("2.84", "v", volumeId="v", delete_on_termination=True)).status_code == 400
+    assert (await put("2.85", "v", volumeId="v", device="/dev/vdz")).status_code == 400
+    assert (await put("2.85", "v", volumeId="v", delete_on_termination="yes")).status_code == 400
+    updated = await put("2.85", "v", volumeId="v", delete_on_termination=True)
+    assert updated.status_code == 202, updated.text
+    bdm = next(b for b in compute_svc.servers.block_devices(server) if b.volume_id == "v")
+    assert bdm.delete_on_termination is True

@@ -5,13 +5,13 @@ Nova's libvirt driver makes `new_file` the guest's new active overlay; here `new
 where QEMU writes a point-in-time copy of the volume (blockdev-backup), the guest's own
 image unchanged, and Block Storage makes that copy the snapshot.  The answer comes once the
 copy is complete.  Deleting such a snapshot is Block Storage's own business (the guest
-never used the copy), so the delete only checks the call.
+never used the copy); only a copy made for a relative `new_file`, which Compute keeps in the
+server's directory (nothing is written where a caller's relative name points), goes with it.
 """
 
 from __future__ import annotations
 
 import json
-import pathlib
 from typing import Any
 
 import sqlalchemy as sa
@@ -50,7 +50,8 @@ async def create(request: Request, ctx: RequestContext = Depends(authenticated))
     if row is None or not row.host:
         raise errors.NotFound(f"Volume {snapshot['volume_id']} is not attached to any server.")
     await service.conductor.call_agent(row, "snapshot_volume", timeout=3600, instance_uuid=row.uuid,
-                                       volume_id=snapshot["volume_id"], target=str(pathlib.Path(info["new_file"])))
+                                       volume_id=snapshot["volume_id"], target=str(info["new_file"]),
+                                       snapshot_id=str(info["snapshot_id"]))
     return JSONResponse({"snapshot": {"id": info["snapshot_id"], "volumeId": snapshot["volume_id"]}})
 
 
@@ -64,4 +65,9 @@ async def delete(snapshot_id: str, request: Request, ctx: RequestContext = Depen
         info = None
     if not isinstance(info, dict) or not request.query_params.get("delete_info"):
         raise errors.BadRequest("Invalid delete_info: a JSON object is required.")
+    service = svc(request)
+    row = await run_blocking(_server_of, service, str(info.get("volume_id") or ""))
+    if row is not None and row.host:  # a copy kept for a relative new_file goes with the snapshot
+        await service.conductor.call_agent(row, "delete_volume_snapshot", instance_uuid=row.uuid,
+                                           snapshot_id=snapshot_id)
     return Response(status_code=204)

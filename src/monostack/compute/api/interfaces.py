@@ -84,6 +84,7 @@ async def attach_interface(server_id: str, request: Request,
     resolved = await service.network.validate(requested, ctx)
     if not resolved:
         raise errors.BadRequest("No network is available to attach an interface to.")
+    await run_blocking(service.actions.record, ctx, row.uuid, "attach_interface")
     vif = await service.conductor.call_agent(row, "attach_interface", instance_uuid=row.uuid, item={
         k: v for k, v in resolved[0].items() if k in ("port", "uuid", "fixed_ip") and v})
     return JSONResponse({"interfaceAttachment": _view(request, vif)})
@@ -104,6 +105,7 @@ async def detach_interface(server_id: str, port_id: str, request: Request,
                               "detached.")
     if not row.host:
         raise errors.Conflict(f"Cannot 'detach_interface' instance {row.uuid} while it is not on a host.")
+    await run_blocking(service.actions.record, ctx, row.uuid, "detach_interface")
     await service.conductor.bus.cast("compute", "detach_interface", ctx, server=row.host, instance_uuid=row.uuid,
                                      port_id=port_id)
     return Response(status_code=202)

@@ -99,6 +99,7 @@ async def attach_volume(server_id: str, request: Request, ctx: RequestContext = 
     if not row.host and not at_least(request, "2.20"):
         raise errors.Conflict(f"Cannot 'attach_volume' instance {row.uuid} while it is in vm_state "
                               f"{row.vm_state}")
+    await run_blocking(service.actions.record, ctx, row.uuid, "attach_volume")
     reserved = await service.volumes.attachment_create(volume_id, row.uuid, ctx)
     try:
         bdm = await run_blocking(service.servers.add_block_device, row.uuid, source_type="volume",
@@ -120,6 +121,49 @@ async def attach_volume(server_id: str, request: Request, ctx: RequestContext = 
     return JSONResponse({"volumeAttachment": _view(request, row, bdm)})
 
 
+@router.put("/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}", status_code=202)
+async def update_attachment(server_id: str, volume_id: str, request: Request,
+                            ctx: RequestContext = Depends(authenticated)) -> Response:
+    """2.85+: the attachment's delete_on_termination.  Swapping to another volume (Nova's swap
+    volume) is not offered by this driver: 409."""
+    body = await json_body(request)
+    attachment = body.get("volumeAttachment") if isinstance(body, dict) else None
+    if not isinstance(attachment, dict) or not isinstance(attachment.get("volumeId"), str):
+        raise errors.BadRequest("Invalid input for field/attribute volumeAttachment. "
+                                "'volumeId' is a required property")
+    service = svc(request)
+    row = await run_blocking(service.servers.get, ctx, server_id)
+    swap = attachment["volumeId"] != volume_id
+    authorize(request, ctx, "os_compute_api:os-volumes-attachments:swap" if swap
+              else "os_compute_api:os-volumes-attachments:update", {"project_id": row.project_id})
+    service.servers.check_lock(ctx, row)
+    bdm = next((b for b in await run_blocking(_volumes, service, server_id) if b.volume_id == volume_id), None)
+    if bdm is None:
+        raise errors.NotFound(f"volume_id not found: {volume_id}")
+    if swap:
+        if service.volumes is None or not await service.volumes.available():
+            raise errors.NotFound(f"Volume {attachment['volumeId']} could not be found.")
+        await service.volumes.get(attachment["volumeId"], ctx)  # 404 for a volume that is not there
+        raise errors.Conflict("Swapping the volume of an attachment is not supported by this cloud's "
+                              "compute driver.")
+    if not at_least(request, "2.85"):
+        raise errors.BadRequest(f"Volume {volume_id} is the volume attached: nothing to swap.")
+    allowed = {"volumeId", "delete_on_termination", "device", "tag", "id", "serverId"}
+    extra = set(attachment) - allowed
+    if extra:
+        raise errors.BadRequest("Invalid input for field/attribute volumeAttachment. Additional properties are "
+                                f"not allowed ({', '.join(sorted(repr(k) for k in extra))} were unexpected)")
+    for key, current in (("device", bdm.device_name), ("tag", bdm.tag), ("id", volume_id), ("serverId", row.uuid)):
+        if key in attachment and attachment[key] != current:
+            raise errors.BadRequest(f"The {key} of a volume attachment cannot be changed.")
+    if "delete_on_termination" in attachment:
+        if not isinstance(attachment["delete_on_termination"], bool):
+            raise errors.BadRequest("Invalid input for field/attribute delete_on_termination.")
+        await run_blocking(service.servers.update_block_device, bdm.uuid,
+                           delete_on_termination=attachment["delete_on_termination"])
+    return Response(status_code=202)
+
+
 @router.delete("/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}", status_code=202)
 async def detach_volume(server_id: str, volume_id: str, request: Request,
                         ctx: RequestContext = Depends(authenticated)) -> Response:
@@ -133,10 +177,10 @@ async def detach_volume(server_id: str, volume_id: str, request: Request,
         raise errors.NotFound(f"Volume {volume_id} is not attached to instance {server_id}.")
     if bdm.boot_index == 0:
         raise errors.BadRequest("Can't detach root device volume")
+    if not row.host and not at_least(request, "2.20"):
+        raise errors.Conflict(f"Cannot 'detach_volume' instance {row.uuid} while it is in vm_state {row.vm_state}")
+    await run_blocking(service.actions.record, ctx, row.uuid, "detach_volume")
     if not row.host:
-        if not at_least(request, "2.20"):
-            raise errors.Conflict(f"Cannot 'detach_volume' instance {row.uuid} while it is in vm_state "
-                                  f"{row.vm_state}")
         # Shelved-offloaded (2.20+): no guest holds it; the attachment and the mapping go now.
         if bdm.attachment_id:
             await service.volumes.attachment_delete(bdm.attachment_id)

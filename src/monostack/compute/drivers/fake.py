@@ -195,6 +195,7 @@ class FakeDriver(Driver):
         """A copy of the guest's image (a fake guest never writes its disk); raw zeros without one."""
         guest = self._get(uuid)
         image = guest.spec.image_path
+        await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)  # no instance dir of its own
         if image is not None and image.exists():
             await asyncio.to_thread(shutil.copyfile, image, target)
             return guest.spec.image_format

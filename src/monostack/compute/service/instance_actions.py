@@ -29,6 +29,11 @@ class InstanceActionManager:
                                           project_id=ctx.project_id, user_id=ctx.user_id, start_time=now,
                                           updated_at=now))
 
+    def record(self, ctx: RequestContext, instance_uuid: str, action: str) -> None:
+        """Record an action that changes no server state of its own (attach_interface, attach_volume, ...)."""
+        with self.svc.db.writer() as session:
+            self.start(session, ctx, instance_uuid, action)
+
     def event(self, instance_uuid: str, request_id: str, event: str, *, host: str | None = None,
               error: BaseException | None = None, start: bool = False) -> None:
         """Start (start=True) or finish an event of the action `request_id` asked for."""
