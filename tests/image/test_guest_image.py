@@ -322,6 +322,7 @@ def test_metadata_service_ssh_and_hotplug(guest_image, accel, tmp_path, ssh_key,
         assert disks["vdb"] == str(64 * 1024 * 1024), listed
         assert "vda" in disks
         assert guest.ssh(ssh_key, "root", 'sudo sh -c "id -un"').strip() == "root"
+        assert guest.ssh(ssh_key, "root", "blkid -o value -s TYPE /dev/vda1").strip() == "ext4"
         refused = subprocess.run(
             ["ssh", "-i", str(ssh_key), "-p", str(guest.ssh_port), "-o", "BatchMode=yes",
              "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",

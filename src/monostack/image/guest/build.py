@@ -10,8 +10,8 @@ The image is a small BIOS-bootable qcow2 disk, in the spirit of CirrOS:
   ``/boot/vmlinuz`` and ``/boot/initrd.img`` on the serial console;
 * Debian's kernel (``linux-image-amd64``) with only the modules a cloud guest
   needs (virtio, ATA/AHCI for config-drive CD-ROMs, e1000, NVMe, ext4, vfat,
-  iso9660), busybox (static), dropbear and util-linux's lsblk with the
-  libraries they link to;
+  iso9660), busybox (static), dropbear and util-linux's lsblk and blkid
+  with the libraries they link to;
 * the init scripts in ``rootfs/`` beside this file (DHCP, metadata service or
   config drive, hostname, SSH keys, user-data, dropbear, hot-plug watcher),
   which print ``MONOSTACK-GUEST: ...`` markers on the serial console.
@@ -64,8 +64,9 @@ PACKAGES = [
     "libtommath1",
     "libgmp10",
     "zlib1g",
-    # lsblk, with its libraries: the disk list Tempest's validation reads
-    # (`lsblk -lb --nodeps`) and busybox lacks.
+    # lsblk and blkid, with their libraries: the disk list and the config
+    # drive by label that Tempest's validation reads (`lsblk -lb --nodeps`,
+    # `blkid -L config-2`), which busybox lacks.
     "util-linux",
     "libblkid1",
     "libmount1",
@@ -518,10 +519,11 @@ def build_image(target: Path, deb_cache: Path) -> None:
             if src.exists():
                 (root / rel).unlink(missing_ok=True)
                 shutil.copy2(src, root / rel)
-        (root / "usr/bin/lsblk").unlink(missing_ok=True)
-        shutil.copy2(pkg / "bin/lsblk", root / "usr/bin/lsblk")
+        for src, dest in (("bin/lsblk", "usr/bin/lsblk"), ("sbin/blkid", "sbin/blkid")):
+            (root / dest).unlink(missing_ok=True)  # busybox's blkid knows no -L
+            shutil.copy2(pkg / src, root / dest)
         _copy_lib_closure(pkg, [root / "usr/sbin/dropbear", root / "usr/bin/dropbearkey",
-                                root / "usr/bin/lsblk"], root)
+                                root / "usr/bin/lsblk", root / "sbin/blkid"], root)
         modules = select_modules(moddir)
         for mod in modules:
             dest = root / "lib/modules" / kver / mod.relative_to(moddir)
