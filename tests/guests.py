@@ -38,9 +38,10 @@ def guest_cloud(tmp_path_factory: pytest.TempPathFactory, db_backend: str, name:
             kill_guests(running.data_dir)
 
 
-def cli(cloud: RunningCloud, *args: str, check: bool = True) -> Any:
-    """`openstack ARGS` as the cloud's admin: the parsed answer with `-f json`, else the process."""
-    env = dict(os.environ, OS_CLIENT_CONFIG_FILE=str(cloud.clouds_yaml), OS_CLOUD="monostack-admin")
+def cli(cloud: RunningCloud, *args: str, check: bool = True, user: str = "monostack-admin") -> Any:
+    """`openstack ARGS` as `user` (a clouds.yaml entry; the cloud's admin by default): the parsed
+    answer with `-f json`, else the process."""
+    env = dict(os.environ, OS_CLIENT_CONFIG_FILE=str(cloud.clouds_yaml), OS_CLOUD=user)
     done = subprocess.run([OPENSTACK, *args], env=env, capture_output=True, text=True, timeout=600)
     if check:
         assert done.returncode == 0, f"openstack {' '.join(args)}: {done.stderr}"
@@ -54,12 +55,17 @@ def register_key(cloud: RunningCloud, tmp_path_factory: pytest.TempPathFactory) 
     key = tmp_path_factory.mktemp("ssh") / "id"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     cli(cloud, "keypair", "create", "--public-key", f"{key}.pub", "k")
-    deadline = time.monotonic() + 900  # a machine without the cached guest image builds it first
+    wait_guest_image(cloud)
+    return key
+
+
+def wait_guest_image(cloud: RunningCloud) -> None:
+    """Until the guest image is active (a machine without the cached image builds it first)."""
+    deadline = time.monotonic() + 900
     while "active" not in cli(cloud, "image", "show", "monostack-guest", "-f", "value", "-c", "status",
                               check=False).stdout:
         assert time.monotonic() < deadline, "the guest image was never registered"
         time.sleep(2)
-    return key
 
 
 def boot(cloud: RunningCloud, key: pathlib.Path, name: str, image: str = "monostack-guest") -> Guest:

@@ -10,22 +10,20 @@ Everything the cloud made on the host is removed after."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import pathlib
 import signal
 import subprocess
-import sys
 import time
 from typing import Any, Iterator
 
 import pytest
 
+from tests import guests
 from tests.compute.conftest import kill_guests
 from tests.conftest import RunningCloud, own_cloud, start_cloud
 
 pytestmark = [pytest.mark.qemu, pytest.mark.root]
-OPENSTACK = str(pathlib.Path(sys.executable).parent / "openstack")
 SERVICES = "identity,image,placement,compute,network"
 ENV = {"MONOSTACK_DEFAULT__SERVICES": SERVICES, "MONOSTACK_IMAGE__GUEST_IMAGES": "true",
        "MONOSTACK_COMPUTE__HEARTBEAT_INTERVAL": "2", "MONOSTACK_NETWORK__RUN_AGENT": "true"}
@@ -77,13 +75,7 @@ def net_cloud(tmp_path_factory: pytest.TempPathFactory, db_backend: str) -> Iter
 
 
 def cli(cloud: RunningCloud, *args: str, user: str = "monostack", check: bool = True) -> Any:
-    env = dict(os.environ, OS_CLIENT_CONFIG_FILE=str(cloud.clouds_yaml), OS_CLOUD=user)
-    done = subprocess.run([OPENSTACK, *args], env=env, capture_output=True, text=True, timeout=600)
-    if check:
-        assert done.returncode == 0, f"openstack {' '.join(args)}: {done.stderr}"
-    if "-f" in args and "json" in args:
-        return json.loads(done.stdout)
-    return done
+    return guests.cli(cloud, *args, check=check, user=user)  # as the demo user by default
 
 
 @pytest.fixture(scope="module")
@@ -92,11 +84,7 @@ def key(net_cloud: RunningCloud, tmp_path_factory: pytest.TempPathFactory) -> pa
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
     for user in ("monostack", "monostack-alt"):
         cli(net_cloud, "keypair", "create", "--public-key", f"{path}.pub", "k", user=user)
-    deadline = time.monotonic() + 900  # a machine without the cached guest image builds it first
-    while "active" not in cli(net_cloud, "image", "show", "monostack-guest", "-f", "value", "-c", "status",
-                              check=False).stdout:
-        assert time.monotonic() < deadline, "the guest image was never registered"
-        time.sleep(2)
+    guests.wait_guest_image(net_cloud)
     return path
 
 

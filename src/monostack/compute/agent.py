@@ -18,6 +18,7 @@ a fault on the server and an error event on its instance action.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import pathlib
 import traceback
@@ -649,14 +650,32 @@ class Endpoint:
                 event["server_uuid"], event["name"], event.get("tag"), event.get("status", "completed"),
                 request_id=context.request_id if context else None)))
 
+    async def _event(self, ctx: RequestContext, instance_uuid: str, event: str, coro: Any) -> Any:
+        """The work of an action the API recorded (attach_interface, ...) as its event
+        (compute_attach_interface, ...), with its result: what Tempest and Nova's clients wait on."""
+        record = functools.partial(self.agent.svc.actions.event, instance_uuid, ctx.request_id, event,
+                                   host=self.agent.host)
+        await asyncio.to_thread(record, start=True)
+        try:
+            result = await coro
+        except Exception as err:
+            await asyncio.to_thread(record, error=err)
+            raise
+        await asyncio.to_thread(record)
+        return result
+
     async def attach_interface(self, instance_uuid: str, item: dict[str, Any],
                                context: RequestContext | None = None) -> dict[str, Any]:
-        with use_context(context or RequestContext.service()):
-            return await self.agent.attach_interface(instance_uuid, item)
+        ctx = context or RequestContext.service()
+        with use_context(ctx):
+            return await self._event(ctx, instance_uuid, "compute_attach_interface",
+                                     self.agent.attach_interface(instance_uuid, item))
 
     async def attach_volume(self, instance_uuid: str, bdm_uuid: str, context: RequestContext | None = None) -> None:
-        with use_context(context or RequestContext.service()):
-            await self.agent.attach_volume(instance_uuid, bdm_uuid)
+        ctx = context or RequestContext.service()
+        with use_context(ctx):
+            await self._event(ctx, instance_uuid, "compute_attach_volume",
+                              self.agent.attach_volume(instance_uuid, bdm_uuid))
 
     async def snapshot_volume(self, instance_uuid: str, volume_id: str, target: str, snapshot_id: str = "",
                               context: RequestContext | None = None) -> None:
@@ -670,10 +689,14 @@ class Endpoint:
         await asyncio.to_thread(kept.unlink, True)
 
     async def detach_volume(self, instance_uuid: str, bdm_uuid: str, context: RequestContext | None = None) -> None:
-        self._spawn(self._in(context or RequestContext.service(), self.agent.detach_volume(instance_uuid, bdm_uuid)))
+        ctx = context or RequestContext.service()
+        self._spawn(self._in(ctx, self._event(ctx, instance_uuid, "compute_detach_volume",
+                                              self.agent.detach_volume(instance_uuid, bdm_uuid))))
 
     async def detach_interface(self, instance_uuid: str, port_id: str, context: RequestContext | None = None) -> None:
-        self._spawn(self._in(context or RequestContext.service(), self.agent.detach_interface(instance_uuid, port_id)))
+        ctx = context or RequestContext.service()
+        self._spawn(self._in(ctx, self._event(ctx, instance_uuid, "compute_detach_interface",
+                                              self.agent.detach_interface(instance_uuid, port_id))))
 
     async def console_output(self, instance_uuid: str, length: int | None = None) -> str:
         return await self.agent.driver.console_output(instance_uuid, length)

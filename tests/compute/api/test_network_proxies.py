@@ -166,3 +166,27 @@ def test_deleting_a_shelved_offloaded_server_releases_its_ports(net_cloud: Runni
         time.sleep(0.5)
     assert nova.delete(f"/servers/{server_id}").status_code == 204
     assert neutron.get("/ports", params={"device_id": server_id}).json()["ports"] == []
+
+
+def test_interface_attach_and_detach_are_actions_with_their_events(net_cloud: RunningCloud) -> None:
+    """What Nova's clients (Tempest's waiters among them) wait on: the action of the request, with
+    its compute_attach_interface / compute_detach_interface event and its result."""
+    nova, neutron = clients(net_cloud)
+    server_id = server(net_cloud, nova, "nics")
+    network_id = neutron.get("/ports", params={"device_id": server_id}).json()["ports"][0]["network_id"]
+    made = nova.post(f"/servers/{server_id}/os-interface", json={"interfaceAttachment": {"net_id": network_id}})
+    assert made.status_code == 200, made.text
+    port_id = made.json()["interfaceAttachment"]["port_id"]
+    gone = nova.delete(f"/servers/{server_id}/os-interface/{port_id}")
+    assert gone.status_code == 202
+
+    def events(request_id: str) -> list[tuple[str, str | None]]:
+        action = nova.get(f"/servers/{server_id}/os-instance-actions/{request_id}",
+                          headers={"OpenStack-API-Version": "compute 2.51"}).json()["instanceAction"]
+        return [(e["event"], e["result"]) for e in action["events"]]
+
+    assert events(made.headers["x-openstack-request-id"]) == [("compute_attach_interface", "Success")]
+    deadline = time.monotonic() + 30
+    while events(gone.headers["x-openstack-request-id"]) != [("compute_detach_interface", "Success")]:
+        assert time.monotonic() < deadline, events(gone.headers["x-openstack-request-id"])
+        time.sleep(0.2)

@@ -5,8 +5,10 @@ through the DHCP namespace or, on a subnet without DHCP, through the router."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.server
 import threading
+from typing import AsyncIterator
 
 import pytest
 
@@ -54,15 +56,27 @@ class Upstream:
         self.server.server_close()
 
 
+@contextlib.asynccontextmanager
+async def metadata_agent(scope) -> AsyncIterator[tuple[Agent, Upstream]]:
+    """An agent whose metadata proxy forwards to a recording upstream; everything goes after."""
+    upstream = Upstream()
+    agent = Agent(make_config(scope, metadata_upstream=upstream.url, metadata_proxy_shared_secret="s3cret"))
+    try:
+        yield agent, upstream
+    finally:
+        try:
+            await agent.apply(HostState())
+        finally:
+            await agent.close()
+            upstream.close()
+
+
 def test_signature_matches_compute():
     assert sign("abc", "s3cret") == sign_instance_id("abc", "s3cret")
 
 
 async def test_guest_reaches_metadata_with_signed_headers(scope):
-    upstream = Upstream()
-    agent = Agent(make_config(scope, metadata_upstream=upstream.url,
-                              metadata_proxy_shared_secret="s3cret"))
-    try:
+    async with metadata_agent(scope) as (agent, upstream):
         net = network(scope, cidr="10.55.0.0/24", gateway_ip=None)  # isolated: no router
         group = open_group(scope)
         p1 = port(scope, net, 11, sgs=[group.id])
@@ -93,22 +107,13 @@ async def test_guest_reaches_metadata_with_signed_headers(scope):
                "print(s.recv(100).decode().split()[1])\n")
         assert (await asyncio.to_thread(in_ns, g1, "python3", "-c", src)).stdout.strip() == "404"
         assert len(upstream.seen) == count
-    finally:
-        try:
-            await agent.apply(HostState())
-        finally:
-            await agent.close()
-            upstream.close()
 
 
 async def test_a_guest_without_dhcp_reaches_metadata_through_its_router(scope):
     """A subnet without DHCP has no qdhcp namespace: the guest's request goes to its gateway, the
     router redirects it to its own listener, which finds the instance on any network the router
     has an interface on (Neutron's L3 agent metadata proxy)."""
-    upstream = Upstream()
-    agent = Agent(make_config(scope, metadata_upstream=upstream.url,
-                              metadata_proxy_shared_secret="s3cret"))
-    try:
+    async with metadata_agent(scope) as (agent, upstream):
         nets = [network(scope, cidr=f"10.{56 + i}.0.0/24", enable_dhcp=False) for i in range(2)]
         group = open_group(scope)
         p1, p2 = port(scope, nets[0], 11, sgs=[group.id]), port(scope, nets[1], 11, sgs=[group.id])
@@ -135,9 +140,3 @@ async def test_a_guest_without_dhcp_reaches_metadata_through_its_router(scope):
         router.interfaces = []
         changes = await agent.apply(state)
         assert f"metadata proxy router:{router.id} stopped" in changes
-    finally:
-        try:
-            await agent.apply(HostState())
-        finally:
-            await agent.close()
-            upstream.close()

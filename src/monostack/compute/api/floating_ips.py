@@ -16,7 +16,7 @@ from monostack.common.auth import authenticated
 from monostack.common.context import RequestContext
 from monostack.common.http import JSONResponse
 from monostack.compute.api import neutron_proxy
-from monostack.compute.api.common import at_least, authorize, json_body, svc
+from monostack.compute.api.common import authorize, json_body, svc
 from monostack.compute.api.server_actions import action
 
 router = APIRouter()
@@ -114,26 +114,15 @@ async def list_pools(request: Request, ctx: RequestContext = Depends(authenticat
                                                sorted(pools.values(), key=lambda n: n["name"])]})
 
 
-def _actions_gone(request: Request) -> None:
-    if at_least(request, "2.44"):
-        raise errors.NotFound("The resource could not be found.")
-
-
 @action("addFloatingIp", "os-floating-ips:add")
 async def add_floating_ip(request: Request, ctx: RequestContext, row: Any, args: Any) -> Response:
-    _actions_gone(request)
-    neutron_proxy.network(request)
-    args = args if isinstance(args, dict) else {}
-    if "address" not in args:
-        raise errors.BadRequest("Invalid input for field/attribute addFloatingIp. "
-                                "Value: {}. 'address' is a required property")
-    fip = await _by_address(request, ctx, args["address"])
+    fip = await _by_address(request, ctx, neutron_proxy.action_argument(request, "addFloatingIp", args, "address"))
     ports = (await neutron_proxy.call(request, ctx, "GET", "/ports", params={"device_id": row.uuid}))["ports"]
     choices = [(p, ip["ip_address"]) for p in sorted(ports, key=lambda p: p["id"]) for ip in p.get("fixed_ips") or []
                if ipaddress.ip_address(ip["ip_address"]).version == 4]
     if not choices:
         raise errors.BadRequest("No nw_info cache associated with instance")
-    fixed = args.get("fixed_address")
+    fixed = args.get("fixed_address")  # args is a dict: action_argument checked
     if fixed is not None:
         choices = [c for c in choices if c[1] == fixed]
         if not choices:
@@ -149,13 +138,7 @@ async def add_floating_ip(request: Request, ctx: RequestContext, row: Any, args:
 
 @action("removeFloatingIp", "os-floating-ips:remove")
 async def remove_floating_ip(request: Request, ctx: RequestContext, row: Any, args: Any) -> Response:
-    _actions_gone(request)
-    neutron_proxy.network(request)
-    args = args if isinstance(args, dict) else {}
-    if "address" not in args:
-        raise errors.BadRequest("Invalid input for field/attribute removeFloatingIp. "
-                                "Value: {}. 'address' is a required property")
-    fip = await _by_address(request, ctx, args["address"])
+    fip = await _by_address(request, ctx, neutron_proxy.action_argument(request, "removeFloatingIp", args, "address"))
     owner = None
     if fip.get("port_id"):
         port = await neutron_proxy.raw(request, ctx, "GET", f"/ports/{fip['port_id']}")

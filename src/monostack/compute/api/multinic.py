@@ -13,19 +13,10 @@ from monostack.common import errors
 from monostack.common.context import RequestContext
 from monostack.common.http import run_blocking
 from monostack.compute.api import neutron_proxy
-from monostack.compute.api.common import at_least, svc
+from monostack.compute.api.common import svc
 from monostack.compute.api.server_actions import action
 
 router = APIRouter()  # actions only (registered with server_actions)
-
-
-def _args(request: Request, name: str, args: Any, key: str) -> str:
-    if at_least(request, "2.44"):
-        raise errors.NotFound("The resource could not be found.")
-    neutron_proxy.network(request)
-    if not isinstance(args, dict) or not isinstance(args.get(key), str) or not args[key]:
-        raise errors.BadRequest(f"Invalid input for field/attribute {name}. '{key}' is a required property")
-    return args[key]
 
 
 async def _ports(request: Request, ctx: RequestContext, row: Any) -> list[dict[str, Any]]:
@@ -34,7 +25,7 @@ async def _ports(request: Request, ctx: RequestContext, row: Any) -> list[dict[s
 
 @action("addFixedIp", "os-multinic:add")
 async def add_fixed_ip(request: Request, ctx: RequestContext, row: Any, args: Any) -> Response:
-    network_id = _args(request, "addFixedIp", args, "networkId")
+    network_id = neutron_proxy.action_argument(request, "addFixedIp", args, "networkId")
     port = next((p for p in sorted(await _ports(request, ctx, row), key=lambda p: p["id"])
                  if p["network_id"] == network_id), None)
     if port is None:
@@ -55,7 +46,7 @@ async def add_fixed_ip(request: Request, ctx: RequestContext, row: Any, args: An
 
 @action("removeFixedIp", "os-multinic:remove")
 async def remove_fixed_ip(request: Request, ctx: RequestContext, row: Any, args: Any) -> Response:
-    address = _args(request, "removeFixedIp", args, "address")
+    address = neutron_proxy.action_argument(request, "removeFixedIp", args, "address")
     for port in await _ports(request, ctx, row):
         kept = [f for f in port.get("fixed_ips") or [] if f["ip_address"] != address]
         if len(kept) != len(port.get("fixed_ips") or []):

@@ -45,3 +45,14 @@ def message(response: Any) -> str:
         return response.json()["NeutronError"]["message"]
     except Exception:
         return ""
+
+
+def action_argument(request: Request, action: str, args: Any, key: str) -> str:
+    """The one argument of a server action of these proxies (addFloatingIp's address, addFixedIp's
+    networkId, ...); those actions are gone from 2.44 (Nova's 404)."""
+    if at_least(request, "2.44"):
+        raise errors.NotFound(NOT_FOUND)
+    network(request)
+    if not isinstance(args, dict) or not isinstance(args.get(key), str) or not args[key]:
+        raise errors.BadRequest(f"Invalid input for field/attribute {action}. '{key}' is a required property")
+    return args[key]

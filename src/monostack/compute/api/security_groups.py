@@ -176,7 +176,8 @@ async def _change_groups(request: Request, ctx: RequestContext, row: Any, args: 
             if matches[0] not in current:
                 raise errors.BadRequest(f"Security group {name} not associated with the instance {row.uuid}")
             current.remove(matches[0])
-        await neutron_proxy.call(request, ctx, "PUT", f"/ports/{port['id']}", json={"port": {"security_groups": current}})
+        await neutron_proxy.call(request, ctx, "PUT", f"/ports/{port['id']}",
+                                 json={"port": {"security_groups": current}})
     names = set(row.security_groups or [])
     names = names | {name} if add else names - {name}
     await run_blocking(svc(request).servers.finish, row.uuid, security_groups=sorted(names))

@@ -216,8 +216,22 @@ async def rebuild(request: Request, ctx: RequestContext, row: Any, args: Any) ->
     if image.get("status") != "active":
         raise errors.BadRequest(f"Image {image_id} is not active.")
     from monostack.compute.api.servers import _check_flavor_fits, _image_meta
-    _check_flavor_fits(row.flavor, image, False)
-    changes: dict[str, Any] = {"image_ref": image["id"], "image_meta": _image_meta(image)}
+    root = next((b for b in await run_blocking(service.servers.block_devices, row.uuid)
+                 if b.boot_index == 0 and b.destination_type == "volume" and b.volume_id), None)
+    if root is not None:
+        # A volume-backed server is rebuilt from the image its volume holds; another image means
+        # reimaging the boot volume (2.93, Block Storage's os-reimage), which this cloud cannot do yet.
+        volume = await service.volumes.get(root.volume_id, ctx) if service.volumes is not None else {}
+        if image["id"] != (volume.get("volume_image_metadata") or {}).get("image_id"):
+            if not at_least(request, "2.93"):
+                raise errors.BadRequest(f"Image {image['id']} is unacceptable: Unable to rebuild with a different "
+                                        "image for a volume-backed server.")
+            raise errors.Conflict("Reimaging the boot volume of a volume-backed server is not supported by this "
+                                  "cloud.")
+        changes: dict[str, Any] = {}
+    else:
+        _check_flavor_fits(row.flavor, image, False)
+        changes = {"image_ref": image["id"], "image_meta": _image_meta(image)}
     if "name" in args:
         changes["display_name"] = args["name"]
     if "description" in args and at_least(request, "2.19"):

@@ -71,8 +71,10 @@ def server_detail(request: Request, row: Any, ctx: RequestContext, *, show_exten
         "OS-EXT-STS:task_state": row.task_state, "OS-EXT-STS:vm_state": row.vm_state,
         "OS-EXT-STS:power_state": row.power_state,
         "os-extended-volumes:volumes_attached": [{"id": b.volume_id} for b in _volumes(row)],
-        "security_groups": [{"name": name} for name in (row.security_groups or [])] if row.network_info else [],
     }
+    groups = [{"name": name} for name in (row.security_groups or [])] if row.network_info else []
+    if groups:  # Nova leaves the key out for a server without security groups
+        view["security_groups"] = groups
     if status == "DELETED" and row.deleted:
         view["status"] = "DELETED"
     if view["status"] in _PROGRESS_STATUSES:  # Nova shows progress only while it means something
