@@ -192,3 +192,17 @@ async def test_an_attachment_is_updated_from_2_85_and_never_swapped(compute_api,
     assert updated.status_code == 202, updated.text
     bdm = next(b for b in compute_svc.servers.block_devices(server) if b.volume_id == "v")
     assert bdm.delete_on_termination is True
+
+
+async def test_a_server_boots_only_from_a_bootable_volume(compute_svc, volumes) -> None:
+    from monostack.compute.api.servers import _make_volumes
+
+    volumes.add("data", multiattach=False)
+    ctx = RequestContext(user_id="demo-user", project_id=DEMO_PROJECT, roles=["member"])
+    request = {"name": "vm", "max_count": 1, "bdms": [{
+        "source_type": "volume", "destination_type": "volume", "volume_id": "data", "boot_index": 0,
+        "image_id": None, "snapshot_id": None, "volume_type": None, "volume_size": None}]}
+    with pytest.raises(errors.BadRequest, match="Block Device data is not bootable."):
+        await _make_volumes(compute_svc, ctx, request, supports_multiattach=True)
+    volumes.volumes["data"]["bootable"] = "true"  # Cinder's string
+    assert await _make_volumes(compute_svc, ctx, request, supports_multiattach=True) == []

@@ -326,6 +326,8 @@ async def _make_volumes(service: Any, ctx: RequestContext, req: dict[str, Any],
                 if volume.get("multiattach") and not supports_multiattach:
                     raise errors.BadRequest(f"Multiattach volumes are only supported starting with compute API "
                                             f"version {MULTIATTACH_MICROVERSION}.")
+                if bdm.get("boot_index") == 0 and str(volume.get("bootable")).lower() != "true":
+                    raise errors.BadRequest(f"Block Device {volume['id']} is not bootable.")
                 continue
             volume = await service.volumes.create(
                 ctx, int(bdm["volume_size"] or 0) or 1, image_id=bdm["image_id"], snapshot_id=bdm["snapshot_id"],
