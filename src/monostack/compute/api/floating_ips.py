@@ -28,17 +28,21 @@ async def _pools(request: Request, ctx: RequestContext) -> dict[str, dict[str, A
     return {n["id"]: n for n in body["networks"]}
 
 
-async def _view(request: Request, ctx: RequestContext, fip: dict[str, Any],
-                pools: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
-    pools = pools if pools is not None else await _pools(request, ctx)
-    instance_id = None
-    if fip.get("port_id"):
-        port = await neutron_proxy.raw(request, ctx, "GET", f"/ports/{fip['port_id']}")
-        if port.status_code == 200:
-            instance_id = port.json()["port"].get("device_id") or None
-    pool = pools.get(fip["floating_network_id"])
-    return {"id": fip["id"], "ip": fip["floating_ip_address"], "fixed_ip": fip.get("fixed_ip_address"),
-            "instance_id": instance_id, "pool": pool["name"] if pool else None}
+async def _owners(request: Request, ctx: RequestContext, fips: list[dict[str, Any]]) -> dict[str, str]:
+    """The server (device) of each port the floating IPs are associated with, in one call."""
+    port_ids = sorted({f["port_id"] for f in fips if f.get("port_id")})
+    if not port_ids:
+        return {}
+    ports = (await neutron_proxy.call(request, ctx, "GET", "/ports", params={"id": port_ids}))["ports"]
+    return {p["id"]: p.get("device_id") for p in ports if p.get("device_id")}
+
+
+async def _views(request: Request, ctx: RequestContext, fips: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    pools, owners = await _pools(request, ctx), await _owners(request, ctx, fips)
+    return [{"id": f["id"], "ip": f["floating_ip_address"], "fixed_ip": f.get("fixed_ip_address"),
+             "instance_id": owners.get(f.get("port_id") or ""),
+             "pool": pools[f["floating_network_id"]]["name"] if f["floating_network_id"] in pools else None}
+            for f in fips]
 
 
 async def _get(request: Request, ctx: RequestContext, fip_id: str) -> dict[str, Any]:
@@ -66,14 +70,13 @@ async def list_floating_ips(request: Request, ctx: RequestContext = Depends(auth
     authorize(request, ctx, "os_compute_api:os-floating-ips:list")
     fips = (await neutron_proxy.call(request, ctx, "GET", "/floatingips",
                                      params={"project_id": ctx.project_id}))["floatingips"]
-    pools = await _pools(request, ctx)
-    return JSONResponse({"floating_ips": [await _view(request, ctx, f, pools) for f in fips]})
+    return JSONResponse({"floating_ips": await _views(request, ctx, fips)})
 
 
 @router.get("/v2.1/os-floating-ips/{fip_id}")
 async def show_floating_ip(fip_id: str, request: Request, ctx: RequestContext = Depends(authenticated)) -> JSONResponse:
     authorize(request, ctx, "os_compute_api:os-floating-ips:show")
-    return JSONResponse({"floating_ip": await _view(request, ctx, await _get(request, ctx, fip_id))})
+    return JSONResponse({"floating_ip": (await _views(request, ctx, [await _get(request, ctx, fip_id)]))[0]})
 
 
 @router.post("/v2.1/os-floating-ips")
@@ -94,7 +97,7 @@ async def allocate_floating_ip(request: Request, ctx: RequestContext = Depends(a
         raise errors.NotFound(f"No more floating IPs in pool {network['name']}.")
     if response.status_code >= 400:
         raise errors.BadRequest(neutron_proxy.message(response))
-    return JSONResponse({"floating_ip": await _view(request, ctx, response.json()["floatingip"], pools)})
+    return JSONResponse({"floating_ip": (await _views(request, ctx, [response.json()["floatingip"]]))[0]})
 
 
 @router.delete("/v2.1/os-floating-ips/{fip_id}", status_code=202)
@@ -139,11 +142,7 @@ async def add_floating_ip(request: Request, ctx: RequestContext, row: Any, args:
 @action("removeFloatingIp", "os-floating-ips:remove")
 async def remove_floating_ip(request: Request, ctx: RequestContext, row: Any, args: Any) -> Response:
     fip = await _by_address(request, ctx, neutron_proxy.action_argument(request, "removeFloatingIp", args, "address"))
-    owner = None
-    if fip.get("port_id"):
-        port = await neutron_proxy.raw(request, ctx, "GET", f"/ports/{fip['port_id']}")
-        owner = port.json()["port"].get("device_id") if port.status_code == 200 else None
-    if owner != row.uuid:
+    if (await _owners(request, ctx, [fip])).get(fip.get("port_id") or "") != row.uuid:
         raise errors.Conflict(f"Floating IP {fip['floating_ip_address']} is not associated with instance "
                               f"{row.uuid}.")
     await neutron_proxy.call(request, ctx, "PUT", f"/floatingips/{fip['id']}", json={"floatingip": {"port_id": None}})

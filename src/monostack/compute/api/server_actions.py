@@ -56,6 +56,17 @@ def _accepted() -> Response:
     return Response(status_code=202)
 
 
+async def _volumes(request: Request, row: Any) -> list[Any]:
+    """The server's volume mappings (the boot volume's has boot_index 0)."""
+    return [b for b in await run_blocking(svc(request).servers.block_devices, row.uuid)
+            if b.destination_type == "volume" and b.volume_id]
+
+
+async def _boot_volume(request: Request, row: Any) -> Any:
+    """The mapping of a volume-backed server's boot volume, or None."""
+    return next((b for b in await _volumes(request, row) if b.boot_index == 0), None)
+
+
 async def _act(request: Request, ctx: RequestContext, row: Any, action_name: str, record_as: str,
                args: dict[str, Any] | None = None, **changes: Any) -> Any:
     return await svc(request).conductor.act(ctx, row.uuid, action_name, record_as=record_as, args=args, **changes)
@@ -143,8 +154,7 @@ async def rescue(request: Request, ctx: RequestContext, row: Any, args: Any) -> 
     problem = rescue_problem(rescue_of(props))
     if problem:
         raise errors.BadRequest(problem)
-    volumes = await run_blocking(svc(request).servers.block_devices, row.uuid)
-    if any(b.boot_index == 0 and b.destination_type == "volume" for b in volumes):
+    if await _boot_volume(request, row) is not None:
         # A volume-backed server has no root disk of its own to put second: only a stable rescue
         # (2.87+, an image with both properties) keeps its volumes in place and boots beside them.
         if not (at_least(request, "2.87") and image is not None
@@ -216,8 +226,7 @@ async def rebuild(request: Request, ctx: RequestContext, row: Any, args: Any) ->
     if image.get("status") != "active":
         raise errors.BadRequest(f"Image {image_id} is not active.")
     from monostack.compute.api.servers import _check_flavor_fits, _image_meta
-    root = next((b for b in await run_blocking(service.servers.block_devices, row.uuid)
-                 if b.boot_index == 0 and b.destination_type == "volume" and b.volume_id), None)
+    root = await _boot_volume(request, row)
     if root is not None:
         # A volume-backed server is rebuilt from the image its volume holds; another image means
         # reimaging the boot volume (2.93, Block Storage's os-reimage), which this cloud cannot do yet.
@@ -294,8 +303,7 @@ async def create_image(request: Request, ctx: RequestContext, row: Any, args: An
     if not isinstance(args, dict) or not isinstance(args.get("name"), str) or not args["name"].strip():
         raise errors.BadRequest("Invalid input for field/attribute name. 'name' is a required property")
     states.check("snapshot", row.uuid, row.vm_state, row.task_state)
-    volumes = [b for b in await run_blocking(svc(request).servers.block_devices, row.uuid)
-               if b.destination_type == "volume" and b.volume_id]
+    volumes = await _volumes(request, row)
     if any(b.boot_index == 0 for b in volumes):
         image = await _snapshot_volume_backed(request, ctx, row, args, volumes)
     else:
