@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DATA_DIR ?=
 UP_ARGS := $(if $(DATA_DIR),--data-dir $(DATA_DIR),) $(if $(BIND),--bind $(BIND),)
 
-.PHONY: install up test test-slow test-fast conformance conformance-identity conformance-compute bench bench-image bench-compute bench-compute-scale bench-object bench-network bench-volume guest-image clean
+.PHONY: install up test test-slow test-fast conformance conformance-identity conformance-compute conformance-compute-all bench bench-image bench-compute bench-compute-scale bench-object bench-network bench-volume guest-image clean
 
 # Idempotent: system packages when missing, the virtualenv, the package.
 install: $(BIN)/monostack
@@ -57,6 +57,11 @@ conformance-compute: install
 	MONOSTACK_DEFAULT__SERVICES=identity,image,placement,compute \
 	MONOSTACK_GUEST_CACHE=$(or $(GUEST_CACHE),$(HOME)/.cache/monostack/guest) \
 	conformance/run.sh --include conformance/compute-interop.txt $(CONFORMANCE_ARGS)
+
+# The whole tempest.api.compute directory against the default services (Networking
+# and Block Storage too): real guests, validated over floating IPs and SSH (~25 min).
+conformance-compute-all: install
+	conformance/run.sh --regex '^tempest\.api\.compute\.' $(CONFORMANCE_ARGS)
 
 # Benchmarks against the reference implementations from PyPI (slow).
 bench: install
