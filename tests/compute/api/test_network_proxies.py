@@ -120,6 +120,8 @@ def test_networks_through_compute(net_cloud: RunningCloud) -> None:
         missing = nova.get(path)
         assert missing.status_code == 404 and missing.json()["itemNotFound"]["message"] == "Network not found."
     assert nova.post("/os-networks", json={"network": {"label": "x"}}).status_code == 410
+    assert nova.delete(f"/os-networks/{private['id']}").status_code == 410  # and the network stays
+    assert neutron.get(f"/networks/{private['id']}").status_code == 200
     admin, _ = clients(net_cloud, "monostack-admin")
     assert "bridge" in admin.get(f"/os-networks/{private['id']}").json()["network"]
     assert nova.get("/os-networks", headers={"OpenStack-API-Version": "compute 2.36"}).status_code == 404

@@ -37,8 +37,10 @@ async def _owners(request: Request, ctx: RequestContext, fips: list[dict[str, An
     return {p["id"]: p.get("device_id") for p in ports if p.get("device_id")}
 
 
-async def _views(request: Request, ctx: RequestContext, fips: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    pools, owners = await _pools(request, ctx), await _owners(request, ctx, fips)
+async def _views(request: Request, ctx: RequestContext, fips: list[dict[str, Any]],
+                 pools: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    pools = pools if pools is not None else await _pools(request, ctx)
+    owners = await _owners(request, ctx, fips)
     return [{"id": f["id"], "ip": f["floating_ip_address"], "fixed_ip": f.get("fixed_ip_address"),
              "instance_id": owners.get(f.get("port_id") or ""),
              "pool": pools[f["floating_network_id"]]["name"] if f["floating_network_id"] in pools else None}
@@ -97,7 +99,7 @@ async def allocate_floating_ip(request: Request, ctx: RequestContext = Depends(a
         raise errors.NotFound(f"No more floating IPs in pool {network['name']}.")
     if response.status_code >= 400:
         raise errors.BadRequest(neutron_proxy.message(response))
-    return JSONResponse({"floating_ip": (await _views(request, ctx, [response.json()["floatingip"]]))[0]})
+    return JSONResponse({"floating_ip": (await _views(request, ctx, [response.json()["floatingip"]], pools))[0]})
 
 
 @router.delete("/v2.1/os-floating-ips/{fip_id}", status_code=202)

@@ -23,6 +23,14 @@ async def _ports(request: Request, ctx: RequestContext, row: Any) -> list[dict[s
     return (await neutron_proxy.call(request, ctx, "GET", "/ports", params={"device_id": row.uuid}))["ports"]
 
 
+async def _changed(request: Request, ctx: RequestContext, row: Any, action_name: str) -> Response:
+    """The server's addresses as the Networking service has them now, and the action recorded."""
+    service = svc(request)
+    await run_blocking(service.servers.finish, row.uuid, network_info=await service.network.refresh(row))
+    await run_blocking(service.actions.record, ctx, row.uuid, action_name)
+    return Response(status_code=202)
+
+
 @action("addFixedIp", "os-multinic:add")
 async def add_fixed_ip(request: Request, ctx: RequestContext, row: Any, args: Any) -> Response:
     network_id = neutron_proxy.action_argument(request, "addFixedIp", args, "networkId")
@@ -38,10 +46,7 @@ async def add_fixed_ip(request: Request, ctx: RequestContext, row: Any, args: An
                                        json={"port": {"fixed_ips": wanted}})
     if response.status_code >= 400:
         raise errors.BadRequest(f"Unable to add a fixed IP to instance {row.uuid}: {neutron_proxy.message(response)}")
-    service = svc(request)
-    await run_blocking(service.servers.finish, row.uuid, network_info=await service.network.refresh(row))
-    await run_blocking(service.actions.record, ctx, row.uuid, "add_fixed_ip")
-    return Response(status_code=202)
+    return await _changed(request, ctx, row, "add_fixed_ip")
 
 
 @action("removeFixedIp", "os-multinic:remove")
@@ -52,8 +57,5 @@ async def remove_fixed_ip(request: Request, ctx: RequestContext, row: Any, args:
         if len(kept) != len(port.get("fixed_ips") or []):
             await neutron_proxy.call(request, ctx, "PUT", f"/ports/{port['id']}", json={"port": {"fixed_ips": [
                 {"subnet_id": f["subnet_id"], "ip_address": f["ip_address"]} for f in kept]}})
-            service = svc(request)
-            await run_blocking(service.servers.finish, row.uuid, network_info=await service.network.refresh(row))
-            await run_blocking(service.actions.record, ctx, row.uuid, "remove_fixed_ip")
-            return Response(status_code=202)
+            return await _changed(request, ctx, row, "remove_fixed_ip")
     raise errors.BadRequest(f"Fixed IP address {address} is not assigned to instance {row.uuid}.")

@@ -78,15 +78,9 @@ async def show_tenant_network(network_id: str, request: Request, ctx: RequestCon
 @router.post("/v2.1/os-networks")
 @router.post("/v2.1/os-networks/add")
 @router.post("/v2.1/os-tenant-networks")
-async def create_network(request: Request, ctx: RequestContext = Depends(authenticated)) -> JSONResponse:
-    neutron_proxy.network(request)
-    raise errors.Gone("This resource is no longer available (nova-network is gone).")
-
-
 @router.delete("/v2.1/os-networks/{network_id}")
 @router.delete("/v2.1/os-tenant-networks/{network_id}")
 @router.post("/v2.1/os-networks/{network_id}/action")
-async def change_network(network_id: str, request: Request, ctx: RequestContext = Depends(authenticated)
-                         ) -> JSONResponse:
+async def change_networks(request: Request, ctx: RequestContext = Depends(authenticated)) -> JSONResponse:
     neutron_proxy.network(request)
     raise errors.Gone("This resource is no longer available (nova-network is gone).")

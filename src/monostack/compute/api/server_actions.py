@@ -56,15 +56,9 @@ def _accepted() -> Response:
     return Response(status_code=202)
 
 
-async def _volumes(request: Request, row: Any) -> list[Any]:
-    """The server's volume mappings (the boot volume's has boot_index 0)."""
-    return [b for b in await run_blocking(svc(request).servers.block_devices, row.uuid)
-            if b.destination_type == "volume" and b.volume_id]
-
-
 async def _boot_volume(request: Request, row: Any) -> Any:
     """The mapping of a volume-backed server's boot volume, or None."""
-    return next((b for b in await _volumes(request, row) if b.boot_index == 0), None)
+    return next((b for b in await run_blocking(svc(request).servers.volumes, row.uuid) if b.boot_index == 0), None)
 
 
 async def _act(request: Request, ctx: RequestContext, row: Any, action_name: str, record_as: str,
@@ -303,7 +297,7 @@ async def create_image(request: Request, ctx: RequestContext, row: Any, args: An
     if not isinstance(args, dict) or not isinstance(args.get("name"), str) or not args["name"].strip():
         raise errors.BadRequest("Invalid input for field/attribute name. 'name' is a required property")
     states.check("snapshot", row.uuid, row.vm_state, row.task_state)
-    volumes = await _volumes(request, row)
+    volumes = await run_blocking(svc(request).servers.volumes, row.uuid)
     if any(b.boot_index == 0 for b in volumes):
         image = await _snapshot_volume_backed(request, ctx, row, args, volumes)
     else:

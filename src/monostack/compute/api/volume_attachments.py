@@ -42,17 +42,13 @@ def _view(request: Request, row: Any, bdm: Any) -> dict[str, Any]:
     return view
 
 
-def _volumes(service: Any, server_id: str) -> list[Any]:
-    return [b for b in service.servers.block_devices(server_id) if b.destination_type == "volume"]
-
-
 @router.get("/v2.1/servers/{server_id}/os-volume_attachments")
 async def list_attachments(server_id: str, request: Request,
                            ctx: RequestContext = Depends(authenticated)) -> JSONResponse:
     service = svc(request)
     row = await run_blocking(service.servers.get, ctx, server_id)
     authorize(request, ctx, "os_compute_api:os-volumes-attachments:index", {"project_id": row.project_id})
-    bdms = await run_blocking(_volumes, service, server_id)
+    bdms = await run_blocking(service.servers.volumes, server_id)
     return JSONResponse({"volumeAttachments": [_view(request, row, b) for b in bdms]})
 
 
@@ -62,7 +58,7 @@ async def show_attachment(server_id: str, volume_id: str, request: Request,
     service = svc(request)
     row = await run_blocking(service.servers.get, ctx, server_id)
     authorize(request, ctx, "os_compute_api:os-volumes-attachments:show", {"project_id": row.project_id})
-    for bdm in await run_blocking(_volumes, service, server_id):
+    for bdm in await run_blocking(service.servers.volumes, server_id):
         if bdm.volume_id == volume_id:
             return JSONResponse({"volumeAttachment": _view(request, row, bdm)})
     raise errors.NotFound(f"Instance {server_id} is not attached to volume {volume_id}.")
@@ -137,7 +133,7 @@ async def update_attachment(server_id: str, volume_id: str, request: Request,
     authorize(request, ctx, "os_compute_api:os-volumes-attachments:swap" if swap
               else "os_compute_api:os-volumes-attachments:update", {"project_id": row.project_id})
     service.servers.check_lock(ctx, row)
-    bdm = next((b for b in await run_blocking(_volumes, service, server_id) if b.volume_id == volume_id), None)
+    bdm = next((b for b in await run_blocking(service.servers.volumes, server_id) if b.volume_id == volume_id), None)
     if bdm is None:
         raise errors.NotFound(f"volume_id not found: {volume_id}")
     if swap:
@@ -172,7 +168,7 @@ async def detach_volume(server_id: str, volume_id: str, request: Request,
     authorize(request, ctx, "os_compute_api:os-volumes-attachments:delete", {"project_id": row.project_id})
     service.servers.check_lock(ctx, row)
     states.check("detach_volume", row.uuid, row.vm_state, row.task_state)
-    bdm = next((b for b in await run_blocking(_volumes, service, server_id) if b.volume_id == volume_id), None)
+    bdm = next((b for b in await run_blocking(service.servers.volumes, server_id) if b.volume_id == volume_id), None)
     if bdm is None:
         raise errors.NotFound(f"Volume {volume_id} is not attached to instance {server_id}.")
     if bdm.boot_index == 0:

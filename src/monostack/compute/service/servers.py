@@ -286,6 +286,10 @@ class ServerManager:
             return list(session.scalars(sa.select(models.BlockDeviceMapping).where(
                 models.BlockDeviceMapping.instance_uuid == server_id).order_by(models.BlockDeviceMapping.id)).all())
 
+    def volumes(self, server_id: str) -> list[models.BlockDeviceMapping]:
+        """The server's volume mappings (a volume-backed server's boot volume has boot_index 0)."""
+        return [b for b in self.block_devices(server_id) if b.destination_type == "volume" and b.volume_id]
+
     def add_block_device(self, server_id: str, **fields: Any) -> models.BlockDeviceMapping:
         """A volume attached later (os-volume_attachments); device_name picked when not given."""
         with self.svc.db.writer() as session:
