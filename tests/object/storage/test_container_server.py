@@ -218,6 +218,27 @@ async def test_pending_rows_merge_in_batches(backend: Backend) -> None:
     assert os.path.getsize(os.path.join(db_dir, pending[0])) == 0  # merged by the read
 
 
+async def test_concurrent_rows_are_written_together(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    from monostack.object.storage.container_db import ContainerBroker
+
+    writes: list[int] = []
+    original = ContainerBroker.put_records
+
+    def put_records(self: ContainerBroker, records: list[dict[str, Any]]) -> None:
+        writes.append(len(records))
+        original(self, records)
+
+    monkeypatch.setattr(ContainerBroker, "put_records", put_records)
+    await create(backend)
+    responses = await asyncio.gather(*(put_row(backend, f"obj{i:03}") for i in range(60)))
+    assert [r.status_code for r in responses] == [201] * 60
+    assert sum(writes) == 60 and len(writes) < 60  # one pending-file write for several rows
+    assert len(await names(backend)) == 60
+    # Rows for a container that does not exist: every request of the batch is told 404.
+    missing = await asyncio.gather(*(put_row(backend, f"o{i}", path=f"/d1/0/{A}/nope") for i in range(10)))
+    assert [r.status_code for r in missing] == [404] * 10
+
+
 async def test_account_updates(backend: Backend) -> None:
     account_part, account_nodes = backend.node.ring("account").get_nodes(A)
     node = account_nodes[0]

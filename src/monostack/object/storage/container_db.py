@@ -51,9 +51,17 @@ class ContainerBroker(Broker):
     def put_object(self, name: str, timestamp: str, size: int, content_type: str, etag: str, deleted: int = 0,
                    storage_policy_index: int = 0, ctype_timestamp: str | None = None,
                    meta_timestamp: str | None = None) -> None:
-        self.put_record({"name": name, "created_at": timestamp, "size": size, "content_type": content_type,
-                         "etag": etag, "deleted": deleted, "storage_policy_index": storage_policy_index,
-                         "ctype_timestamp": ctype_timestamp, "meta_timestamp": meta_timestamp})
+        self.put_record(self.object_record(name, timestamp, size, content_type, etag, deleted, storage_policy_index,
+                                           ctype_timestamp, meta_timestamp))
+
+    @staticmethod
+    def object_record(name: str, timestamp: str, size: int, content_type: str, etag: str, deleted: int = 0,
+                      storage_policy_index: int = 0, ctype_timestamp: str | None = None,
+                      meta_timestamp: str | None = None) -> dict[str, Any]:
+        """An object row update as the pending file keeps it."""
+        return {"name": name, "created_at": timestamp, "size": size, "content_type": content_type, "etag": etag,
+                "deleted": deleted, "storage_policy_index": storage_policy_index,
+                "ctype_timestamp": ctype_timestamp, "meta_timestamp": meta_timestamp}
 
     def delete_object(self, name: str, timestamp: str, storage_policy_index: int = 0) -> None:
         self.put_object(name, timestamp, 0, "application/deleted", "noetag", 1, storage_policy_index)

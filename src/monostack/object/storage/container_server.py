@@ -25,6 +25,7 @@ from monostack.object.storage.container_db import ContainerBroker
 from monostack.object.storage.db import DatabaseAlreadyExists, DatabaseNotFound, MetadataError, storage_path
 from monostack.object.storage.db_rpc import ReplicatorRpc
 from monostack.object.storage.reporting import AccountReporter, account_update_headers, send_account_update
+from monostack.object.storage.row_batches import RowBatches
 from monostack.object.storage.timestamp import Timestamp
 
 LOG = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class ContainerServer(StorageServer):
         self.report_delay = report_delay
         self.rpc = ReplicatorRpc(devices_dir, DATADIR, ContainerBroker, pending_max)
         self._reports_due: set[str] = set()
+        self.rows = RowBatches(self._write_rows, self.spawn)
 
     def broker(self, device: str, partition: str, account: str, container: str) -> ContainerBroker:
         name_hash = self.hash_path.hexdigest(account, container)
@@ -169,33 +171,38 @@ class ContainerServer(StorageServer):
         ctype_timestamp = _timestamp_header(headers, "x-content-type-timestamp")
         meta_timestamp = _timestamp_header(headers, "x-meta-timestamp")
         policy = self._policy(request) or 0
-        await self.run_on(device, self._row_update, request, broker, account, timestamp, policy, obj, size,
-                          content_type, etag, 0, ctype_timestamp, meta_timestamp)
+        await self._row_update(request, broker, device, account, timestamp, policy,
+                               ContainerBroker.object_record(obj, timestamp.internal, size, content_type, etag, 0,
+                                                             policy, ctype_timestamp, meta_timestamp))
         self._report_soon(broker, device, partition)
         return Response(201, {"Content-Type": "text/html; charset=UTF-8"})
 
-    def _row_update(self, request: Request, broker: ContainerBroker, account: str, timestamp: Timestamp,
-                    policy: int, obj: str, size: int, content_type: str, etag: str, deleted: int,
-                    ctype_timestamp: str | None, meta_timestamp: str | None) -> None:
-        self._maybe_autocreate(request, broker, account, timestamp, policy)
-        try:
-            broker.put_object(obj, timestamp.internal, size, content_type, etag, deleted, policy, ctype_timestamp,
-                              meta_timestamp)
-        except DatabaseNotFound:
-            raise HTTPError(404) from None
-
-    def _maybe_autocreate(self, request: Request, broker: ContainerBroker, account: str, timestamp: Timestamp,
-                          policy: int) -> None:
+    async def _row_update(self, request: Request, broker: ContainerBroker, device: str, account: str,
+                          timestamp: Timestamp, policy: int, record: dict[str, Any]) -> None:
+        """The object row into the database's pending file, with the other rows for it that arrive
+        meanwhile (row_batches.py)."""
         header = request.headers.get("x-backend-auto-create")
         auto = header.lower() in ("1", "true", "yes", "on", "t", "y") if header else \
             account.startswith(constraints.AUTO_CREATE_ACCOUNT_PREFIX)
-        if auto and not broker.exists():
+        await self.rows.put(broker.db_file, _Row(broker, device, record, timestamp, policy) if auto else
+                            _Row(broker, device, record))
+
+    async def _write_rows(self, db_file: str, rows: list["_Row"]) -> None:
+        await self.run_on(rows[0].device, self._write_rows_now, rows)
+
+    @staticmethod
+    def _write_rows_now(rows: list["_Row"]) -> None:
+        broker = rows[0].broker
+        create = next((row for row in rows if row.create_at is not None), None)
+        if create is not None and not broker.exists():
             try:
-                broker.initialize(Timestamp(timestamp.normal).internal, storage_policy_index=policy)
+                broker.initialize(Timestamp(create.create_at.normal).internal, storage_policy_index=create.policy)
             except DatabaseAlreadyExists:
                 pass
-        if not broker.exists():
-            raise HTTPError(404)
+        try:
+            broker.put_records([row.record for row in rows])
+        except DatabaseNotFound:
+            raise HTTPError(404) from None
 
     # -- DELETE ------------------------------------------------------------------------------------------
     async def DELETE(self, request: Request) -> Response:
@@ -204,8 +211,9 @@ class ContainerServer(StorageServer):
         broker = self.broker(device, partition, account, container)
         if obj:
             policy = self._policy(request) or 0
-            await self.run_on(device, self._row_update, request, broker, account, timestamp, policy, obj, 0,
-                              "application/deleted", "noetag", 1, None, None)
+            await self._row_update(request, broker, device, account, timestamp, policy,
+                                   ContainerBroker.object_record(obj, timestamp.internal, 0, "application/deleted",
+                                                                 "noetag", 1, policy))
             self._report_soon(broker, device, partition)
             return Response(204)
         existed, info = await self.run_on(device, self._delete_container, broker, timestamp)
@@ -368,6 +376,20 @@ class ContainerServer(StorageServer):
                 self._reports_due.discard(broker.db_file)
 
         self.spawn(later())
+
+
+class _Row:
+    """One object row update for a batch; `create_at`: the request may create the database (Swift's
+    auto-create accounts), with this timestamp and policy."""
+    __slots__ = ("broker", "device", "record", "create_at", "policy")
+
+    def __init__(self, broker: ContainerBroker, device: str, record: dict[str, Any],
+                 create_at: Timestamp | None = None, policy: int = 0):
+        self.broker = broker
+        self.device = device
+        self.record = record
+        self.create_at = create_at
+        self.policy = policy
 
 
 def _real(value: str) -> str:

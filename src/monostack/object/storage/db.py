@@ -201,13 +201,19 @@ class Broker:
     # -- pending row updates -----------------------------------------------------------------------
     def put_record(self, record: dict[str, Any]) -> None:
         """Queue a row update; merged in a batch later (or now, when enough are queued)."""
+        self.put_records([record])
+
+    def put_records(self, records: list[dict[str, Any]]) -> None:
+        """Queue row updates with one write to the pending file (one line each)."""
         if not self.exists():
             raise DatabaseNotFound(self.db_file)
-        line = json.dumps(record, separators=(",", ":")).encode() + b"\n"
+        lines = b"".join(json.dumps(record, separators=(",", ":")).encode() + b"\n" for record in records)
         fd = os.open(self.pending_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            os.write(fd, line)
+            view = memoryview(lines)
+            while view:
+                view = view[os.write(fd, view):]
             size = os.fstat(fd).st_size
         finally:
             os.close(fd)
