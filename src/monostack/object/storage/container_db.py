@@ -48,12 +48,6 @@ class ContainerBroker(Broker):
         return {"account": self.account, "container": self.container}
 
     # -- rows ---------------------------------------------------------------------------------------------
-    def put_object(self, name: str, timestamp: str, size: int, content_type: str, etag: str, deleted: int = 0,
-                   storage_policy_index: int = 0, ctype_timestamp: str | None = None,
-                   meta_timestamp: str | None = None) -> None:
-        self.put_record(self.object_record(name, timestamp, size, content_type, etag, deleted, storage_policy_index,
-                                           ctype_timestamp, meta_timestamp))
-
     @staticmethod
     def object_record(name: str, timestamp: str, size: int, content_type: str, etag: str, deleted: int = 0,
                       storage_policy_index: int = 0, ctype_timestamp: str | None = None,
@@ -62,9 +56,6 @@ class ContainerBroker(Broker):
         return {"name": name, "created_at": timestamp, "size": size, "content_type": content_type, "etag": etag,
                 "deleted": deleted, "storage_policy_index": storage_policy_index,
                 "ctype_timestamp": ctype_timestamp, "meta_timestamp": meta_timestamp}
-
-    def delete_object(self, name: str, timestamp: str, storage_policy_index: int = 0) -> None:
-        self.put_object(name, timestamp, 0, "application/deleted", "noetag", 1, storage_policy_index)
 
     def _row_key(self, row: dict[str, Any]) -> str:
         return row["created_at"]

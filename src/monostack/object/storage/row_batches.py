@@ -66,7 +66,8 @@ class RowBatches:
                             waiter.set_result(None)
         finally:
             self._writing.discard(key)
-            for waiter in self._open.pop(key, _Batch()).waiters:  # (only when cancelled midway)
+            left = self._open.pop(key, None)  # (only when cancelled midway)
+            for waiter in left.waiters if left is not None else ():
                 waiter.cancel()
 
 
