@@ -1,6 +1,7 @@
 """The `monostack` command.
 
   monostack up [--data-dir DIR] [--bind ADDR]   run the whole cloud in the foreground
+  monostack network-agent                       run only this host's Networking agent (another host)
   monostack status                              each service: up or down
   monostack db upgrade                          apply database migrations
   monostack identity rotate-keys                rotate the token Fernet keys
@@ -37,6 +38,11 @@ def cmd_up(args: argparse.Namespace) -> int:
     from monostack.cloud import run
     run(_conf(args))  # type: ignore[arg-type]
     return 0
+
+
+def cmd_network_agent(args: argparse.Namespace) -> int:
+    from monostack.network.agent_host import run
+    return run(_conf(args))  # type: ignore[arg-type]
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -102,6 +108,9 @@ def parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", parents=[common], help="run the whole cloud in the foreground")
     up.add_argument("--bind", help="HOST:PORT the API listens on (default 127.0.0.1:5000)")
     up.set_defaults(func=cmd_up)
+
+    sub.add_parser("network-agent", parents=[common], help="run only this host's Networking agent, which reaches "
+                   "the cloud over [bus] url (a host that does not run the cloud)").set_defaults(func=cmd_network_agent)
 
     status = sub.add_parser("status", parents=[common], help="each service: up or down")
     status.add_argument("--bind", help="HOST:PORT of the running cloud")

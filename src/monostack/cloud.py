@@ -29,7 +29,7 @@ from starlette.routing import Mount, Route
 
 from monostack import __version__
 from monostack.common import log
-from monostack.common.bus import create_bus
+from monostack.common.bus import bus_from_conf
 from monostack.common.config import Config
 from monostack.common.db import Database, ensure_database
 from monostack.common.http import ApiMiddleware
@@ -188,7 +188,7 @@ class Cloud:
         self.conf.data_dir.mkdir(parents=True, exist_ok=True)
         # A stale clouds.yaml must not tell waiting tools we are up.
         (self.conf.data_dir / "clouds.yaml").unlink(missing_ok=True)
-        self.bus = create_bus(self.conf.bus.url)
+        self.bus = bus_from_conf(self.conf)
         await self.bus.start()
         try:
             await loop.run_in_executor(None, self.prepare, loop)

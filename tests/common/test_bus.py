@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import os
 import socket
 import uuid
 
-import aio_pika
 import pytest
 from yarl import URL
 
@@ -31,42 +29,9 @@ from monostack.common.bus import (
 from monostack.common.bus import codec, errors
 from monostack.common.bus.rabbit import binding_key
 from monostack.common.bus.reconnect import BackoffConnection
+from tests.rabbit import RABBIT_URL, Rabbit, require_rabbit
 
-RABBIT_URL = os.environ.get("MONOSTACK_TEST_RABBIT_URL", "amqp://guest:guest@127.0.0.1:5672/")
 WAIT = 10.0  # generous upper bound for anything that should happen
-
-
-async def require_rabbit() -> None:
-    url = URL(RABBIT_URL)
-    try:
-        _, writer = await asyncio.wait_for(
-            asyncio.open_connection(url.host, url.port or 5672), timeout=2)
-        writer.close()
-    except (OSError, TimeoutError) as exc:
-        message = f"RabbitMQ not reachable at {url.host}:{url.port}: {exc}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-class Rabbit:
-    """Per-test exchange names for the rabbit transport, deleted at the end."""
-
-    def __init__(self) -> None:
-        suffix = uuid.uuid4().hex[:12]
-        self.options = {
-            "rpc_exchange": f"test_rpc_{suffix}",
-            "notification_exchange": f"test_notifications_{suffix}",
-            "queue_ttl": 5.0,
-            "heartbeat": 10,
-        }
-
-    async def cleanup(self) -> None:
-        connection = await aio_pika.connect(RABBIT_URL)
-        async with connection:
-            channel = await connection.channel()
-            await channel.exchange_delete(self.options["rpc_exchange"])
-            await channel.exchange_delete(self.options["notification_exchange"])
 
 
 @pytest.fixture(params=["memory", "rabbit"])

@@ -146,6 +146,46 @@ def test_host_state_for_the_agent(svc: Any) -> None:
         "ip_address"]
 
 
+def test_host_state_of_two_hosts(svc: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A network node and a compute-only host: each learns the other's tunnel address; the network
+    node also gets the compute host's ports (its DHCP entries and metadata), the compute host only its
+    own; agents that come, change their address or go are announced."""
+    sent: list[tuple[str, dict]] = []
+    monkeypatch.setattr(svc, "emit", lambda event_type, payload: sent.append((event_type, payload)))
+    lb = "Linux bridge agent"
+    svc.report_state(lb, "node1", configurations={"tunneling_ip": "192.0.2.1"}, start_flag=True)
+    svc.report_state("DHCP agent", "node1", configurations={"tunneling_ip": "192.0.2.1"}, start_flag=True)
+    svc.report_state(lb, "node2", configurations={"tunneling_ip": "192.0.2.9"}, start_flag=True)
+    svc.report_state(lb, "node3", configurations={}, start_flag=True)  # no tunnels: not a peer
+    assert [kind for kind, _ in sent] == ["agent.create.end"] * 4
+    sent.clear()
+    svc.report_state(lb, "node2", configurations={"tunneling_ip": "192.0.2.9"})  # a heartbeat: nothing to tell
+    assert sent == []
+    svc.report_state(lb, "node2", configurations={"tunneling_ip": "192.0.2.2"})
+    assert [(kind, p["agent"]["host"]) for kind, p in sent] == [("agent.update.end", "node2")]
+
+    net, _ = _network_with_subnet(svc, "10.0.5.0/24")
+    on1 = svc.create_port(ADMIN, {"network_id": net["id"], "project_id": DEMO_PROJECT, "binding:host_id": "node1",
+                                  "device_owner": "compute:nova"})
+    on2 = svc.create_port(ADMIN, {"network_id": net["id"], "project_id": DEMO_PROJECT, "binding:host_id": "node2",
+                                  "device_owner": "compute:nova"})
+    node1 = svc.host_state("node1")
+    assert node1["vxlan_peers"] == ["192.0.2.2"]
+    assert sorted(p["id"] for p in node1["ports"]) == sorted([on1["id"], on2["id"]])
+    assert {p["binding:host_id"] for p in node1["ports"]} == {"node1", "node2"}
+    assert [p["network_id"] for p in node1["dhcp_ports"]] == [net["id"]]
+    node2 = svc.host_state("node2", network_node=False)
+    assert node2["vxlan_peers"] == ["192.0.2.1"]
+    assert [p["id"] for p in node2["ports"]] == [on2["id"]] and node2["dhcp_ports"] == []
+    assert [n["id"] for n in node2["networks"]] == [net["id"]]
+
+    sent.clear()
+    (agent2,) = [a for a in svc.list_agents() if a["host"] == "node2"]
+    svc.delete_agent(agent2["id"])
+    assert [kind for kind, _ in sent] == ["agent.delete.end"]
+    assert svc.host_state("node1")["vxlan_peers"] == []
+
+
 def test_events_are_published_after_commit(svc: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     sent: list[tuple[str, dict]] = []
     monkeypatch.setattr(svc, "emit", lambda event_type, payload: sent.append((event_type, payload)))
@@ -208,20 +248,21 @@ async def test_agent_endpoint_over_the_bus(svc: Any) -> None:
     import asyncio
 
     from monostack.common.bus import create_bus
-    from monostack.network.rpc import TOPIC, AgentEndpoint
+    from monostack.network.rpc import TOPIC, AgentEndpoint, PluginClient
 
     bus = create_bus("memory://network-rpc-test")
     await bus.start()
     try:
         await bus.serve(TOPIC, AgentEndpoint(svc))
+        plugin = PluginClient(bus)  # what the agent of another host calls
         net, _ = await asyncio.to_thread(_network_with_subnet, svc, "10.0.9.0/24")
         port = await asyncio.to_thread(svc.create_port, ADMIN, {"network_id": net["id"], "project_id": DEMO_PROJECT,
                                                                "binding:host_id": "node7"})
-        agent = await bus.call(TOPIC, "report_state", agent_type="Linux bridge agent", host="node7", start_flag=True)
+        agent = await plugin.report_state("Linux bridge agent", "node7", start_flag=True)
         assert agent["alive"] is True
-        state = await bus.call(TOPIC, "host_state", host="node7")
-        assert [p["id"] for p in state["ports"]] == [port["id"]]
-        up = await bus.call(TOPIC, "set_port_status", port_id=port["id"], event="device_up", host="node7")
+        state = await plugin.host_state("node7", network_node=False)
+        assert [p["id"] for p in state["ports"]] == [port["id"]] and state["dhcp_ports"] == []
+        up = await plugin.set_port_status(port["id"], "device_up", "node7")
         assert up["status"] == "ACTIVE"
     finally:
         await bus.stop()

@@ -79,6 +79,8 @@ register(
     "bus",
     Opt("url", "memory://", "Message bus: memory:// (in-process) or rabbit://user:password@host:5672/vhost."),
     Opt("heartbeat", 60, "AMQP heartbeat interval in seconds.", INT),
+    Opt("control_exchange", "monostack", "Prefix of the RabbitMQ exchanges (<prefix>_rpc, <prefix>_notifications); "
+        "every process of one cloud uses the same, two clouds on one broker differ."),
 )
 register(
     "policy",

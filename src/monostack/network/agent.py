@@ -2,15 +2,20 @@
 
 It asks the service for everything the host should have (`host_state`: the
 networks with a port here, those ports with their security groups, the DHCP
-ports, the routers and floating IPs), turns it into the data plane's
-HostState (`to_host_state`, the same field names) and lets
-`dataplane.Agent.apply` converge the host.  It converges at start, after
+ports, the routers and floating IPs, the other hosts' tunnel addresses), turns
+it into the data plane's HostState (`to_host_state`, the same field names) and
+lets `dataplane.Agent.apply` converge the host.  It converges at start, after
 every notification of a change (changes close together are applied once), and
 every `resync_interval` seconds in case one was missed.  After an apply, each
 port of a guest whose tap is in its bridge (firewalled) is reported up, which
 makes the service tell Compute `network-vif-plugged`; a port whose tap is gone
-is reported down.  It reports its heartbeat as Neutron's Linux bridge, DHCP,
-L3 and metadata agents of this host.  Stopping it tears nothing down.
+is reported down.  It reports its heartbeat as Neutron's Linux bridge agent of
+this host and, on a network node (DHCP servers and routers here), as its DHCP,
+L3 and metadata agents.  Stopping it tears nothing down.
+
+It reaches the service through `plugin`, the bus endpoint's methods
+(`rpc.AgentEndpoint` in the service's own process, `rpc.PluginClient` over
+the bus on another host: `monostack network-agent`).
 """
 
 from __future__ import annotations
@@ -20,15 +25,16 @@ import ipaddress
 import logging
 from typing import Any
 
+from monostack.common.config import Config
 from monostack.network.dataplane.agent import Agent, AgentConfig
 from monostack.network.dataplane.desired import (AddressPair, ExternalGateway, FixedIP, FloatingIP, HostState,
                                                  Network, Port, Router, RouterInterface, SecurityGroup,
                                                  SecurityGroupRule, Subnet)
 
 LOG = logging.getLogger(__name__)
-AGENT_TYPES = ("Linux bridge agent", "DHCP agent", "L3 agent", "Metadata agent")
+NETWORK_NODE_AGENTS = ("DHCP agent", "L3 agent", "Metadata agent")
 WATCHED = ("network.*", "subnet.*", "port.*", "router.*", "floatingip.*", "security_group.*",
-           "security_group_rule.*")
+           "security_group_rule.*", "agent.*")
 
 
 def to_host_state(state: dict[str, Any], *, host_gateway: bool = True) -> HostState:
@@ -116,15 +122,16 @@ def _router(entry: dict[str, Any]) -> Router:
 
 
 class NetworkAgent:
-    def __init__(self, service: Any, bus: Any, config: AgentConfig, *, resync_interval: float = 30.0,
-                 report_interval: float = 10.0, host_gateway: bool = True):
-        self.service = service
+    def __init__(self, plugin: Any, bus: Any, config: AgentConfig, *, resync_interval: float = 30.0,
+                 report_interval: float = 10.0, host_gateway: bool = True, network_node: bool = True):
+        self.plugin = plugin
         self.bus = bus
         self.host = config.host
         self.dataplane = Agent(config)
         self.resync_interval = resync_interval
         self.report_interval = report_interval
         self.host_gateway = host_gateway
+        self.network_node = network_node
         self._wanted = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self.converged = asyncio.Event()  # set after each successful apply (tests wait on it)
@@ -188,7 +195,7 @@ class NetworkAgent:
                 self._wanted.set()
 
     async def converge(self) -> list[str]:
-        state = await asyncio.to_thread(self.service.host_state, self.host)
+        state = await self.plugin.host_state(self.host, network_node=self.network_node)
         desired = to_host_state(state, host_gateway=self.host_gateway)
         changes = await self.dataplane.apply(desired)
         if changes:
@@ -208,17 +215,18 @@ class NetworkAgent:
             for fip in router.get("floatingips") or []:
                 wanted = "ACTIVE" if fip.get("port_id") else "DOWN"
                 if fip.get("status") != wanted:
-                    await asyncio.to_thread(self.service.set_floatingip_status, fip["id"], wanted)
+                    await self.plugin.set_floatingip_status(fip["id"], wanted)
         for port in service_ports:
             if port.get("status") != "ACTIVE":
-                await asyncio.to_thread(self.service.set_port_status, port["id"], "device_up", self.host)
-        for port in state["ports"]:
-            if not (port.get("device_owner") or "").startswith("compute:"):
+                await self.plugin.set_port_status(port["id"], "device_up", self.host)
+        for port in state["ports"]:  # a network node also gets the other hosts' ports: not its to report
+            if (not (port.get("device_owner") or "").startswith("compute:")
+                    or port.get("binding:host_id") not in ("", self.host)):
                 continue
             if port["id"] in plugged and port.get("status") != "ACTIVE":
-                await asyncio.to_thread(self.service.set_port_status, port["id"], "device_up", self.host)
+                await self.plugin.set_port_status(port["id"], "device_up", self.host)
             elif port["id"] not in plugged and port.get("status") == "ACTIVE":
-                await asyncio.to_thread(self.service.set_port_status, port["id"], "device_down", self.host)
+                await self.plugin.set_port_status(port["id"], "device_down", self.host)
 
     async def _report_loop(self) -> None:
         while True:
@@ -229,8 +237,23 @@ class NetworkAgent:
                 LOG.exception("could not report the agents of %s", self.host)
 
     async def _report(self, start: bool = False) -> None:
-        for agent_type in AGENT_TYPES:
-            await asyncio.to_thread(self.service.report_state, agent_type, self.host,
-                                    configurations={"bridge_mappings": {}, "interface_mappings":
-                                                    self.dataplane.config.physical_interface_mappings},
-                                    start_flag=start)
+        config = self.dataplane.config
+        configurations: dict[str, Any] = {"bridge_mappings": {}, "interface_mappings":
+                                          config.physical_interface_mappings}
+        if config.local_ip:  # what Neutron's Linux bridge agent reports; the other hosts flood to it
+            configurations.update(tunnel_types=["vxlan"], tunneling_ip=config.local_ip)
+        for agent_type in ("Linux bridge agent",) + (NETWORK_NODE_AGENTS if self.network_node else ()):
+            await self.plugin.report_state(agent_type, self.host, configurations=configurations, start_flag=start)
+
+
+def build(plugin: Any, bus: Any, conf: Config, host: str, public_url: str) -> NetworkAgent:
+    """This host's agent as `[network]` configures it (`public_url`: the cloud's, whose compute metadata
+    API the metadata proxies forward to)."""
+    net = conf.network  # type: ignore[attr-defined]
+    mappings = dict(item.split(":", 1) for item in net.physical_interface_mappings if ":" in item)
+    compute = getattr(conf, "compute", None)
+    config = AgentConfig(state_dir=str(net.state_dir), host=host, physical_interface_mappings=mappings,
+                         local_ip=net.local_ip or None, metadata_upstream=f"{public_url}/compute/metadata",
+                         metadata_proxy_shared_secret=getattr(compute, "metadata_proxy_shared_secret", "") or "")
+    return NetworkAgent(plugin, bus, config, resync_interval=net.resync_interval, host_gateway=net.host_gateway,
+                        network_node=net.network_node)

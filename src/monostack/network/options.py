@@ -41,6 +41,8 @@ register(
     Opt("physical_interface_mappings", "public:", "physnet:interface pairs for flat and VLAN networks, comma "
         "separated; an empty interface is a bridge with no uplink (the all-in-one's `public`).", LIST),
     Opt("local_ip", "", "This host's VXLAN tunnel address (empty: no tunnels, one host)."),
+    Opt("network_node", True, "This host runs the DHCP servers and routers (Neutron's DHCP, L3 and metadata "
+        "agents) besides its guests' ports; false on a compute-only host.", BOOL),
     Opt("resync_interval", 30, "Seconds between full convergences of the agent (changes apply at once).", INT),
     Opt("host_gateway", True, "The host holds the gateway address of external flat networks (DevStack's br-ex), "
         "so it reaches floating IPs.", BOOL),

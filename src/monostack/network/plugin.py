@@ -70,11 +70,13 @@ class NetworkPlugin(ServicePlugin):
     async def start(self, cloud: "Cloud") -> None:
         """Serve the agents' endpoint on the bus, tell Compute about its ports, run this host's agent."""
         from monostack.common.service_auth import ServiceAuth
+        from monostack.network import agent
         from monostack.network.nova_notifier import NovaNotifier
         from monostack.network.rpc import TOPIC, AgentEndpoint
 
         assert self.service is not None
-        await cloud.bus.serve(TOPIC, AgentEndpoint(self.service))
+        endpoint = AgentEndpoint(self.service)
+        await cloud.bus.serve(TOPIC, endpoint)
         self.auth = ServiceAuth(cloud.auth_url, username="admin", password=cloud.passwords["admin"],
                                 project_name="admin", region=cloud.conf.default.region)
         notifier = NovaNotifier(self.auth, asyncio.get_running_loop())
@@ -86,22 +88,9 @@ class NetworkPlugin(ServicePlugin):
             if os.geteuid() != 0:
                 LOG.error("the Networking agent needs root: no bridges, DHCP or routers on this host")
                 return
-            self.agent = self._agent(cloud)
+            self.agent = agent.build(endpoint, cloud.bus, cloud.conf, self.service.host,
+                                     cloud.public_url)
             await self.agent.start()
-
-    def _agent(self, cloud: "Cloud") -> Any:
-        from monostack.network.agent import NetworkAgent
-        from monostack.network.dataplane.agent import AgentConfig
-
-        conf = cloud.conf.network
-        mappings = dict(item.split(":", 1) for item in conf.physical_interface_mappings if ":" in item)
-        compute = getattr(cloud.conf, "compute", None)
-        config = AgentConfig(state_dir=str(conf.state_dir), host=self.service.host,  # type: ignore[union-attr]
-                             physical_interface_mappings=mappings, local_ip=conf.local_ip or None,
-                             metadata_upstream=f"{cloud.public_url}/compute/metadata",
-                             metadata_proxy_shared_secret=getattr(compute, "metadata_proxy_shared_secret", "") or "")
-        return NetworkAgent(self.service, cloud.bus, config, resync_interval=conf.resync_interval,
-                            host_gateway=conf.host_gateway)
 
     async def stop(self, cloud: "Cloud") -> None:
         """The agent stops (its bridges, namespaces and rules stay and keep working)."""

@@ -32,6 +32,7 @@ __all__ = [
     "NoSuchMethod",
     "RemoteError",
     "create_bus",
+    "bus_from_conf",
 ]
 
 
@@ -50,3 +51,13 @@ def create_bus(url: str, *, host: str | None = None, **options: Any) -> Bus:
 
         return RabbitBus(url, host=host, **options)
     raise ValueError(f"unsupported bus URL scheme {scheme!r}")
+
+
+def bus_from_conf(conf: Any, *, host: str | None = None) -> Bus:
+    """The bus `[bus]` configures: its URL and, on RabbitMQ, the heartbeat and the exchanges."""
+    options: dict[str, Any] = {}
+    if conf.bus.url.partition("://")[0].lower() != "memory":
+        prefix = conf.bus.control_exchange
+        options = {"heartbeat": conf.bus.heartbeat, "rpc_exchange": f"{prefix}_rpc",
+                   "notification_exchange": f"{prefix}_notifications"}
+    return create_bus(conf.bus.url, host=host, **options)

@@ -70,8 +70,6 @@ class Agent:
     def ours(self, ident: str) -> bool:
         return ident.startswith(self.config.scope)
 
-    def _local(self, port: Port) -> bool:
-        return port.binding_host_id in ("", self.config.host)
 
     def _lookup(self, key: str, address: str) -> tuple[str, str] | None:
         """The instance behind a metadata request: key is a network id (the DHCP namespace's
@@ -111,7 +109,7 @@ class Agent:
             current = await host.links()
             plugged = set()
             for port in state.ports:
-                if port.is_guest and self._local(port) and port.network_id in bridges:
+                if port.is_guest and port.bound_to(self.config.host) and port.network_id in bridges:
                     net = state.network(port.network_id)
                     before = len(errors)
                     if names.tap(port.id) not in current:
@@ -168,7 +166,7 @@ class Agent:
     async def _firewall(self, state: HostState) -> list[str]:
         name = self.config.firewall_table
         key = "firewall-" + name
-        if not firewall.protected_ports(state):
+        if not firewall.protected_ports(state, self.config.host):
             have = await nft.tables()
             gone = []
             for family in ("bridge", "inet"):
@@ -180,7 +178,7 @@ class Agent:
         # Bridged IP traffic through the inet hooks (conntrack): see firewall.py.
         await host.write_sysctl("net/bridge/bridge-nf-call-iptables", "1")
         await host.write_sysctl("net/bridge/bridge-nf-call-ip6tables", "1")
-        bridge_body, inet_body = firewall.render(state, self._zones(state))
+        bridge_body, inet_body = firewall.render(state, self._zones(state), self.config.host)
         loaded = await nft.ensure_tables([("bridge", name, bridge_body), ("inet", name, inet_body)],
                                          self.config.state_dir, key)
         return [f"firewall {name} loaded"] if loaded else []
@@ -297,7 +295,7 @@ class Agent:
         current = await host.links()
         wanted_bridges = set(bridges.values())
         wanted_taps = {names.tap(p.id) for p in state.ports
-                       if p.network_id in bridges and ((p.is_guest and self._local(p))
+                       if p.network_id in bridges and ((p.is_guest and p.bound_to(self.config.host))
                                                        or p.device_owner == DHCP_OWNER)}
         for r in state.routers:
             wanted_taps |= {names.tap(i.port_id) for i in r.interfaces}

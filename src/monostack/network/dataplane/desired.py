@@ -87,6 +87,10 @@ class Port:
     def is_guest(self) -> bool:
         return self.device_owner.startswith(COMPUTE_OWNER_PREFIX)
 
+    def bound_to(self, host: str) -> bool:
+        """Plugged and firewalled on `host` (an unbound port: on whichever host has its tap)."""
+        return self.binding_host_id in ("", host)
+
     def ips(self, version: int | None = None) -> list[str]:
         return [f.ip_address for f in self.fixed_ips
                 if version is None or ipaddress.ip_address(f.ip_address).version == version]

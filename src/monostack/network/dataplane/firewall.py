@@ -56,10 +56,11 @@ ND_TYPES = "{ nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, nd-red
 MLD_TYPES = "{ mld-listener-query, mld-listener-report, mld2-listener-report, mld-listener-done }"
 
 
-def protected_ports(state: HostState) -> list[Port]:
+def protected_ports(state: HostState, host: str) -> list[Port]:
     """Guest ports on this host whose network we build, by id (mark numbers follow this order)."""
     nets = {n.id for n in state.networks}
-    return sorted((p for p in state.ports if p.is_guest and p.network_id in nets), key=lambda p: p.id)
+    return sorted((p for p in state.ports if p.is_guest and p.bound_to(host) and p.network_id in nets),
+                  key=lambda p: p.id)
 
 
 def port_numbers(ports: list[Port]) -> dict[str, int]:
@@ -178,9 +179,9 @@ def _from_chain(port: Port, mark: int) -> list[str]:
     return lines
 
 
-def render(state: HostState, zones: dict[str, int] | None = None) -> tuple[str, str]:
-    """(bridge table body, inet table body)."""
-    ports = protected_ports(state)
+def render(state: HostState, zones: dict[str, int] | None = None, host: str = "") -> tuple[str, str]:
+    """(bridge table body, inet table body) for the guest ports bound to `host`."""
+    ports = protected_ports(state, host)
     groups = {g.id: g for g in state.security_groups}
     b_pre = ["  chain prerouting {", "    type filter hook prerouting priority -300; policy accept;"]
     others = own_devices(state)

@@ -36,11 +36,13 @@ class AgentsMixin(ServiceBase):
 
     def report_state(self, agent_type: str, host: str, *, configurations: dict[str, Any] | None = None,
                      start_flag: bool = False, availability_zone: str | None = None) -> dict[str, Any]:
-        """A heartbeat from an agent: registers it on first report, refreshes it after."""
+        """A heartbeat from an agent: registers it on first report, refreshes it after.  A new agent,
+        or one whose tunnel address changed, is announced (`agent.create.end` / `agent.update.end`):
+        the other hosts' agents add it to their VXLAN flood entries."""
         if agent_type not in AGENT_TYPES:
             raise nexc.InvalidInput(f"unknown agent type {agent_type}")
 
-        def work(session: orm.Session, _events: Events) -> dict[str, Any]:
+        def work(session: orm.Session, events: Events) -> dict[str, Any]:
             now = utcnow()
             row = session.scalars(sa.select(models.Agent).where(models.Agent.agent_type == agent_type,
                                                                 models.Agent.host == host)).first()
@@ -52,15 +54,21 @@ class AgentsMixin(ServiceBase):
                                    configurations=configurations or {}, created_at=now, started_at=now,
                                    heartbeat_timestamp=now, resources_synced=None)
                 session.add(row)
+                event = "agent.create.end"
             else:
                 row.heartbeat_timestamp = now
                 if start_flag:
                     row.started_at = now
+                tunnel = (row.configurations or {}).get("tunneling_ip")
                 if configurations is not None:
                     row.configurations = configurations
                 row.availability_zone = zone
+                event = "agent.update.end" if (row.configurations or {}).get("tunneling_ip") != tunnel else ""
             session.flush()
-            return self._agent_dict(row)
+            agent = self._agent_dict(row)
+            if event:
+                events.append((event, {"agent": agent}))
+            return agent
 
         return self.write(work)
 
@@ -91,10 +99,11 @@ class AgentsMixin(ServiceBase):
         return self.write(work)
 
     def delete_agent(self, agent_id: str) -> None:
-        def work(session: orm.Session, _events: Events) -> None:
+        def work(session: orm.Session, events: Events) -> None:
             row = session.get(models.Agent, agent_id)
             if row is None:
                 raise nexc.AgentNotFound(agent_id)
+            events.append(("agent.delete.end", {"agent": self._agent_dict(row)}))
             session.delete(row)
 
         self.write(work)

@@ -5,8 +5,12 @@ router namespaces and firewall rules from (at start-up and after a missed
 event): the networks with a port on the host (with their segments, MTU,
 subnets), those ports with their security group rules and the addresses of the
 remote groups' members, the DHCP ports, and the routers with their interfaces,
-gateway and floating IPs.  In the all-in-one every host that runs the DHCP and
-L3 agents (`network_node=True`) gets every DHCP port and router.
+gateway and floating IPs.  Every host that runs the DHCP and L3 agents
+(`network_node=True`, the all-in-one's one host) gets every DHCP port and
+router, and the guest ports other hosts have on those networks (their DHCP
+entries, and the instances its metadata proxies answer for); `vxlan_peers` are
+the tunnel addresses the Linux bridge agents of the other hosts reported, the
+flood entries of every VXLAN network here (Neutron without l2population).
 """
 
 from __future__ import annotations
@@ -33,6 +37,9 @@ class HostStateMixin(ServiceBase):
             router_ports = [p for p in all_ports if p.device_owner in (ROUTER_INTERFACE, ROUTER_GATEWAY)
                             and any(p.device_id == r.id for r in routers)]
             network_ids = {p.network_id for p in bound + dhcp + router_ports}
+            served = {p.network_id for p in dhcp}
+            elsewhere = [p for p in all_ports if p.host_id and p.host_id != host and p.network_id in served
+                         and (p.device_owner or "").startswith("compute:")]
             networks = [session.get(models.Network, nid) for nid in sorted(network_ids)]
             subnets_by_net: dict[str, list[dict[str, Any]]] = {}
             for subnet in session.scalars(sa.select(models.Subnet).where(models.Subnet.network_id.in_(network_ids))):
@@ -75,8 +82,17 @@ class HostStateMixin(ServiceBase):
                                             "provider:physical_network": net.physical_network,
                                             "provider:segmentation_id": net.segmentation_id}]}
                              for net in networks if net is not None],
-                "ports": [port_entry(p) for p in bound],
+                "ports": [port_entry(p) for p in bound] + [self._port_dict(session, p) for p in elsewhere],
                 "dhcp_ports": [self._port_dict(session, p) for p in dhcp],
                 "routers": router_entries,
                 "security_group_members": members,
+                "vxlan_peers": self._tunnel_peers(session, host),
             }
+
+    @staticmethod
+    def _tunnel_peers(session: Any, host: str) -> list[str]:
+        """The VXLAN tunnel addresses of the other hosts' Linux bridge agents.  An agent that stopped
+        reporting stays a peer (its guests keep their network while it is away); a deleted one goes."""
+        rows = session.scalars(sa.select(models.Agent).where(models.Agent.agent_type == "Linux bridge agent",
+                                                             models.Agent.host != host))
+        return sorted({ip for row in rows if (ip := (row.configurations or {}).get("tunneling_ip"))})
