@@ -63,6 +63,9 @@ class FakeCompute:
     async def volume_extended(self, server_id: str, volume_id: str) -> None:
         self.events.append((server_id, volume_id))
 
+    async def volume_reimaged(self, server_id: str, volume_id: str, status: str) -> None:
+        self.events.append((server_id, f"reimaged {volume_id} {status}"))
+
     async def assisted_snapshot(self, server_id: str, volume_id: str, snapshot_id: str, target: str) -> None:
         """The guest's QEMU writing a point-in-time copy of the volume at target."""
         self.events.append((server_id, f"snapshot {volume_id} {snapshot_id}"))

@@ -234,6 +234,66 @@ async def test_extend(vapi):
     assert vapi.svc.compute.events == [("11111111-2222-3333-4444-555555555555", volume["id"])]
 
 
+async def test_reimage(vapi):
+    """os-reimage (3.68): the image's data over an available volume, which keeps its id and size
+    and shows the new image's metadata; a reserved volume only with reimage_reserved (Nova
+    rebuilding the server it boots), whose server then hears volume-reimaged."""
+    demo = vapi.as_("demo")
+    first = vapi.svc.images.add(name="first")
+    second = vapi.svc.images.add(name="second", os_distro="debian")
+    volume = await demo.volume(size=1, imageRef=first["id"])
+    body = {"os-reimage": {"image_id": second["id"]}}
+    old = await demo.action(volume["id"], body, version="3.67")
+    assert old.status_code == 400 and "There is no such action: os-reimage" in old.text
+    for bad in ({"os-reimage": {}}, {"os-reimage": {"image_id": second["id"], "color": "red"}},
+                {"os-reimage": {"image_id": second["id"], "reimage_reserved": "maybe"}}):
+        assert (await demo.action(volume["id"], bad, version="3.68")).status_code == 400, bad
+    assert (await demo.action(volume["id"], {"os-reimage": {"image_id": "nope"}}, version="3.68")).status_code == 404
+    big = vapi.svc.images.add(size=3 * 1024 ** 3)
+    too_big = await demo.action(volume["id"], {"os-reimage": {"image_id": big["id"]}}, version="3.68")
+    assert too_big.status_code == 400 and "larger than volume size" in too_big.text
+
+    assert (await demo.action(volume["id"], body, version="3.68")).status_code == 202
+    shown = (await demo.get(f"/volumes/{volume['id']}")).json()["volume"]
+    assert shown["status"] == "available" and shown["size"] == 1 and shown["bootable"] == "true"
+    assert shown["volume_image_metadata"]["image_id"] == second["id"]
+    assert shown["volume_image_metadata"]["os_distro"] == "debian"
+    assert ("reimage_volume", volume["id"]) in vapi.svc.test_manager.driver.calls
+
+    # Reserved for a server: refused without reimage_reserved (and reimage_reserved is admin's).
+    server = "11111111-2222-3333-4444-555555555555"
+    attachment = (await vapi.post("/attachments", version="3.27", json={"attachment": {
+        "volume_uuid": volume["id"], "instance_uuid": server}})).json()["attachment"]
+    reserved = {"os-reimage": {"image_id": first["id"], "reimage_reserved": True}}
+    refused = await demo.action(volume["id"], {"os-reimage": {"image_id": first["id"]}}, version="3.68")
+    assert refused.status_code == 400 and "current status is: reserved" in refused.text
+    assert (await demo.action(volume["id"], reserved, version="3.68")).status_code == 403
+    assert (await vapi.action(volume["id"], reserved, version="3.68")).status_code == 202
+    shown = (await vapi.get(f"/volumes/{volume['id']}")).json()["volume"]
+    assert shown["status"] == "reserved" and shown["volume_image_metadata"]["image_id"] == first["id"]
+    assert vapi.svc.compute.events == [(server, f"reimaged {volume['id']} completed")]
+    assert (await vapi.delete(f"/attachments/{attachment['id']}", version="3.27")).status_code == 200
+
+
+async def test_reimage_failure_goes_to_error_and_tells_the_server(vapi):
+    volume = await vapi.volume(size=1)
+    image = vapi.svc.images.add()
+    server = "11111111-2222-3333-4444-555555555555"
+    await vapi.post("/attachments", version="3.27", json={"attachment": {"volume_uuid": volume["id"],
+                                                                          "instance_uuid": server}})
+    vapi.svc.test_manager.driver.fail["reimage_volume"] = "disk full"
+    body = {"os-reimage": {"image_id": image["id"], "reimage_reserved": True}}
+    assert (await vapi.action(volume["id"], body, version="3.68")).status_code == 202
+    shown = (await vapi.get(f"/volumes/{volume['id']}")).json()["volume"]
+    assert shown["status"] == "error" and "image_id" not in (shown.get("volume_image_metadata") or {})
+    assert vapi.svc.compute.events == [(server, f"reimaged {volume['id']} failed")]
+    # An error volume may be reimaged again (Cinder allows available and error).
+    vapi.svc.test_manager.driver.fail.clear()
+    assert (await vapi.action(volume["id"], {"os-reimage": {"image_id": image["id"]}},
+                              version="3.68")).status_code == 202
+    assert (await vapi.get(f"/volumes/{volume['id']}")).json()["volume"]["status"] == "available"
+
+
 async def test_extend_failure_records_error_extending(vapi):
     volume = await vapi.volume(size=1)
     vapi.svc.test_manager.driver.fail["extend_volume"] = "disk full"

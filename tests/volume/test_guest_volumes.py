@@ -3,6 +3,7 @@ a file the guest writes on a filesystem it makes there survives detach and re-at
 snapshot taken while the guest has it mounted (its QEMU copies it) and a volume made from that
 snapshot hold the file when attached to another server, an online extend is seen by the guest
 at once, a server boots from a volume made from the guest image (and is rescued beside it),
+a volume-backed server rebuilt with another image (2.93) boots that image from the same volume,
 that volume uploaded to an image boots a server, and backups and uploads of an attached volume
 hold what the guest wrote.
 SSH reaches the guests through QEMU's user-mode port forward (no Networking here)."""
@@ -166,6 +167,33 @@ def test_a_server_boots_from_a_volume_made_from_the_image(vol_cloud: RunningClou
     assert wait_guest(vol_cloud, bfv, disks).split() == ["vda"]
     cli(vol_cloud, "server", "delete", "--wait", "from-bfv1-snap", "bfv1")
     wait_status(vol_cloud, "volume", "bfv1-volume", "available")  # kept: not delete_on_termination
+
+
+def test_a_volume_backed_server_rebuilt_with_another_image(vol_cloud: RunningCloud, key: pathlib.Path) -> None:
+    """2.93: Block Storage writes the new image over the boot volume (os-reimage) while the guest
+    is down; the server boots it from the same volume, and what the guest wrote before is gone."""
+    server = cli(vol_cloud, "server", "create", "--image", "monostack-guest", "--boot-from-volume", "1",
+                 "--flavor", "m1.nano", "--key-name", "k", "--wait", "bfv-rebuild", "-f", "json")
+    guest = (server["id"], key)
+    assert run(vol_cloud, guest, "touch /root/before-rebuild && sync && echo ok").strip() == "ok"
+    volume_id = cli(vol_cloud, "server", "show", "bfv-rebuild", "-f", "json")["volumes_attached"][0]["id"]
+    alt = cli(vol_cloud, "image", "show", "monostack-guest-alt", "-f", "json")["id"]
+    old = cli(vol_cloud, "--os-compute-api-version", "2.92", "server", "rebuild", "--image", alt, "bfv-rebuild",
+              check=False)
+    assert old.returncode != 0 and "Unable to rebuild with a different image" in old.stderr
+    cli(vol_cloud, "--os-compute-api-version", "2.93", "server", "rebuild", "--image", alt, "--reimage-boot-volume",
+        "--wait", "bfv-rebuild")
+    wait_server(vol_cloud, "bfv-rebuild", "ACTIVE")
+    shown = cli(vol_cloud, "server", "show", "bfv-rebuild", "-f", "json")
+    assert [v["id"] for v in shown["volumes_attached"]] == [volume_id]
+    volume = cli(vol_cloud, "volume", "show", volume_id, "-f", "json")
+    assert volume["status"] == "in-use" and volume["volume_image_metadata"]["image_id"] == alt
+    assert run(vol_cloud, guest, "ls /root/before-rebuild 2>&1 || true").strip().endswith("No such file or directory")
+    events = cli(vol_cloud, "--os-compute-api-version", "2.93", "server", "event", "list", "bfv-rebuild", "-f", "json")
+    assert "rebuild" in {e["Action"] for e in events}
+    cli(vol_cloud, "server", "delete", "--wait", "bfv-rebuild")
+    wait_status(vol_cloud, "volume", volume_id, "available")
+    cli(vol_cloud, "volume", "delete", volume_id)
 
 
 def test_a_volume_uploaded_to_an_image_boots_a_server(vol_cloud: RunningCloud, key: pathlib.Path) -> None:

@@ -470,6 +470,28 @@ class ComputeAgent:
                 await self.connect_volume(bdm)
                 await volumes.attachment_complete(bdm.attachment_id)
 
+    async def reimage_boot_volume(self, row: Any, image_id: str, timeout: float = 600) -> None:
+        """Rebuild of a volume-backed server with another image (2.93), its guest stopped: as Nova, a new
+        attachment reserves the boot volume for this server and the old one goes, Block Storage writes
+        the image over the volume (os-reimage with reimage_reserved) and says `volume-reimaged`, and
+        the volume is connected again for the spawn that follows."""
+        volumes = self.svc.volumes
+        root = next((b for b in await asyncio.to_thread(self.svc.servers.block_devices, row.uuid)
+                     if b.boot_index == 0 and b.destination_type == "volume"), None)
+        if volumes is None or root is None or not root.volume_id:
+            raise DriverError(f"server {row.uuid} has no boot volume to reimage")
+        attachment = await volumes.attachment_create(root.volume_id, row.uuid)
+        if root.attachment_id:
+            await volumes.attachment_delete(root.attachment_id)
+        await asyncio.to_thread(self.svc.servers.update_block_device, root.uuid, attachment_id=attachment["id"],
+                                connection_info=None)
+        async with self.events.expect(row.uuid, [("volume-reimaged", root.volume_id)], timeout):
+            await volumes.reimage(root.volume_id, image_id)
+        root = next(b for b in await asyncio.to_thread(self.svc.servers.block_devices, row.uuid)
+                    if b.uuid == root.uuid)
+        await self.connect_volume(root)
+        await volumes.attachment_complete(root.attachment_id)
+
     async def reconnect_volumes(self, server_uuid: str) -> None:
         """An unshelve: every volume of the server connected with this host's connector (volumes
         attached while it was offloaded have no connection yet), its attachment completed."""

@@ -119,11 +119,16 @@ async def revert_resize(agent: "ComputeAgent", row: Any, ctx: RequestContext) ->
 
 
 async def rebuild(agent: "ComputeAgent", row: Any, ctx: RequestContext, image: dict[str, Any] | None = None,
-                  preserve_power: bool = False) -> Changes:
-    """A fresh root disk from the (new) image, same server: destroy the guest, spawn again."""
+                  preserve_power: bool = False, reimage_boot_volume: str | None = None) -> Changes:
+    """A fresh root disk from the (new) image, same server: destroy the guest, spawn again.  A
+    volume-backed server given another image (2.93) has that image written over its boot volume
+    in between (`reimage_boot_volume`: the image id)."""
     was_stopped = row.vm_state == states.STOPPED
-    await asyncio.to_thread(agent.svc.servers.finish, row.uuid, task_state=states.REBUILD_SPAWNING)
     await agent.driver.destroy(row.uuid)
+    if reimage_boot_volume:
+        await asyncio.to_thread(agent.svc.servers.finish, row.uuid, task_state=states.REBUILD_BLOCK_DEVICE_MAPPING)
+        await agent.reimage_boot_volume(row, reimage_boot_volume)
+    await asyncio.to_thread(agent.svc.servers.finish, row.uuid, task_state=states.REBUILD_SPAWNING)
     row = await asyncio.to_thread(agent.svc.servers.by_uuid, row.uuid)
     if agent.wants_config_drive(row) and agent.metadata is not None:
         await agent.metadata.build_config_drive(row, agent.driver.instance_dir(row.uuid) / "disk.config")

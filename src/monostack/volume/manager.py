@@ -168,6 +168,37 @@ class VolumeManager:
                         except Exception:
                             LOG.exception("could not tell Compute that volume %s grew", volume_id)
 
+    async def reimage_volume(self, volume_id: str, image: dict[str, Any]) -> None:
+        """os-reimage: the image's data over the volume's; the volume goes back to the status it had
+        (its image metadata now the new image's), or to error.  A reserved volume is Nova rebuilding
+        the server it boots: that server hears `volume-reimaged` either way."""
+        from monostack.volume.service.volumes import Volumes
+
+        row = await asyncio.to_thread(self._volume, volume_id)
+        if row is None:
+            return
+        reserved = row.previous_status == states.RESERVED
+        try:
+            if self.svc.images is None:
+                raise VolumeDriverError("no Image service to download the image from")
+            path = await self.svc.images.cached(image)
+            await self.driver.reimage_volume(volume_id, path, image.get("disk_format") or "raw")
+        except Exception as err:
+            LOG.exception("reimaging volume %s failed", volume_id)
+            await asyncio.to_thread(self.svc.volumes.finish, volume_id, "reimage_failed", _text(err))
+            outcome = "failed"
+        else:
+            await asyncio.to_thread(self.svc.volumes.finish, volume_id,
+                                    "reimaged_reserved" if reserved else "reimaged",
+                                    image_metadata=Volumes.image_metadata(image), bootable=True)
+            outcome = "completed"
+        if reserved and self.svc.compute is not None:
+            for server in {a.instance_uuid for a in row.attachments if a.instance_uuid}:
+                try:
+                    await self.svc.compute.volume_reimaged(server, volume_id, outcome)
+                except Exception:
+                    LOG.exception("could not tell Compute that volume %s was reimaged", volume_id)
+
     def _settle(self, volume_id: str) -> None:
         from monostack.volume.service.volumes import Volumes
         with self.svc.db.writer() as session:

@@ -32,6 +32,8 @@ RULES = [_rule(name, check) for name, check in [
     ("volume:delete_volume_metadata", MEMBER),
     ("volume:extend", MEMBER),
     ("volume:extend_attached_volume", MEMBER),
+    ("volume:reimage", MEMBER),
+    ("volume:reimage_reserved", ADMIN),  # Nova, rebuilding the server the volume boots
     ("volume:retype", MEMBER),
     ("volume:update_readonly_flag", MEMBER),
     ("volume_extension:volume_actions:upload_image", MEMBER),

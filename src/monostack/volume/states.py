@@ -125,6 +125,11 @@ VOLUME.add(AVAILABLE, AWAITING_TRANSFER, "transfer")
 VOLUME.add(AWAITING_TRANSFER, AVAILABLE, "transfer_done")
 VOLUME.add(AVAILABLE, RETYPING, "retype")
 VOLUME.add(RETYPING, AVAILABLE, "retyped")
+# os-reimage (3.68): reserved only for Nova rebuilding the server the volume boots (reimage_reserved).
+VOLUME.add((AVAILABLE, ERROR, RESERVED), DOWNLOADING, "reimage")
+VOLUME.add(DOWNLOADING, AVAILABLE, "reimaged")
+VOLUME.add(DOWNLOADING, RESERVED, "reimaged_reserved")
+VOLUME.add(DOWNLOADING, ERROR, "reimage_failed")
 
 SNAPSHOT = Machine("Snapshot", _invalid)
 SNAPSHOT.add(SNAP_CREATING, SNAP_AVAILABLE, "created")

@@ -113,6 +113,38 @@ async def test_from_image_refuses_what_it_must(tmp_path: pathlib.Path) -> None:
     assert files(drv) == set()
 
 
+@pytest.mark.parametrize("volume_format", ["qcow2", "raw"])
+async def test_reimage_replaces_the_data_and_keeps_the_snapshots(tmp_path: pathlib.Path, volume_format: str) -> None:
+    drv = driver(tmp_path, file_volume_format=volume_format)
+    await drv.init_host()
+    vol, snap = uid(), uid()
+    await drv.create_volume(vol, 1)
+    path = drv.volume_path(vol)
+    write(path, 0xA1, 0, MiB, fmt=volume_format)
+    write(path, 0xA2, 500 * MiB, MiB, fmt=volume_format)
+    await drv.create_snapshot(snap, vol)
+    await drv.reimage_volume(vol, make_image(tmp_path), "qcow2")
+    assert drv.volume_path(vol) == path  # attachments find it where it was
+    info = img_info(path)
+    assert info["format"] == volume_format and info["virtual-size"] == GiB and "backing-filename" not in info
+    assert holds(path, 0x11, 0, MiB, fmt=volume_format) and holds(path, 0x22, 63 * MiB, MiB, fmt=volume_format)
+    assert holds(path, 0, 500 * MiB, MiB, fmt=volume_format)  # nothing of the old data
+    restored = uid()
+    await drv.create_volume_from_snapshot(restored, 1, snap, vol)
+    assert holds(drv.volume_path(restored), 0xA1, 0, MiB)  # the snapshot still holds the old data
+    big = tmp_path / "big.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(big), str(2 * GiB)], check=True)
+    with pytest.raises(VolumeDriverError, match="larger than the volume"):
+        await drv.reimage_volume(vol, big, "qcow2")
+    with pytest.raises(VolumeDriverError, match="does not exist"):
+        await drv.reimage_volume(uid(), big, "qcow2")
+    assert holds(path, 0x11, 0, MiB, fmt=volume_format)  # a refused reimage changed nothing
+    for vid in (vol, restored):
+        await drv.delete_volume(vid)
+    await drv.delete_snapshot(snap, vol)
+    assert files(drv) == set()
+
+
 async def test_snapshots_clones_and_deletes_in_any_order(tmp_path: pathlib.Path) -> None:
     drv = driver(tmp_path)
     await drv.init_host()

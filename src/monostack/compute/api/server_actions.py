@@ -221,17 +221,19 @@ async def rebuild(request: Request, ctx: RequestContext, row: Any, args: Any) ->
         raise errors.BadRequest(f"Image {image_id} is not active.")
     from monostack.compute.api.servers import _check_flavor_fits, _image_meta
     root = await _boot_volume(request, row)
+    agent_args: dict[str, Any] | None = None
     if root is not None:
-        # A volume-backed server is rebuilt from the image its volume holds; another image means
-        # reimaging the boot volume (2.93, Block Storage's os-reimage), which this cloud cannot do yet.
+        # A volume-backed server is rebuilt from the image its volume holds; another image (2.93) is
+        # written over the boot volume by Block Storage (os-reimage) while the guest is down.
         volume = await service.volumes.get(root.volume_id, ctx) if service.volumes is not None else {}
+        changes: dict[str, Any] = {}
         if image["id"] != (volume.get("volume_image_metadata") or {}).get("image_id"):
             if not at_least(request, "2.93"):
                 raise errors.BadRequest(f"Image {image['id']} is unacceptable: Unable to rebuild with a different "
                                         "image for a volume-backed server.")
-            raise errors.Conflict("Reimaging the boot volume of a volume-backed server is not supported by this "
-                                  "cloud.")
-        changes: dict[str, Any] = {}
+            _check_volume_fits(volume, image)
+            changes["image_meta"] = _image_meta(image)
+            agent_args = {"reimage_boot_volume": image["id"]}
     else:
         _check_flavor_fits(row.flavor, image, False)
         changes = {"image_ref": image["id"], "image_meta": _image_meta(image)}
@@ -256,7 +258,7 @@ async def rebuild(request: Request, ctx: RequestContext, row: Any, args: Any) ->
             changes.update(key_name=key["name"], key_data=key["public_key"])
     if "metadata" in args:
         await run_blocking(service.quotas.check_metadata, len(args["metadata"] or {}), ctx.project_id)
-    row = await _act(request, ctx, row, "rebuild", "rebuild", **changes)
+    row = await _act(request, ctx, row, "rebuild", "rebuild", args=agent_args, **changes)
     if "metadata" in args:
         await run_blocking(_set_metadata, service, ctx, row.uuid, args["metadata"] or {})
     row = await run_blocking(service.servers.get, ctx, row.uuid)
@@ -264,6 +266,17 @@ async def rebuild(request: Request, ctx: RequestContext, row: Any, args: Any) ->
     view = views.server_after_change(request, row, ctx, rebuild=True, server_groups=groups)
     view["adminPass"] = args.get("adminPass") or secrets.token_urlsafe(9)
     return JSONResponse({"server": view}, status_code=202)
+
+
+def _check_volume_fits(volume: dict[str, Any], image: dict[str, Any]) -> None:
+    """Nova's check of an image for a volume it is written to (the volume keeps its size)."""
+    size = int(volume.get("size") or 0) * 1024 ** 3
+    if image.get("size") and int(image["size"]) > size:
+        raise errors.BadRequest(f"Volume is smaller than the image: volume {size} bytes, image {image['size']} bytes.")
+    min_disk = int(image.get("min_disk") or 0) * 1024 ** 3
+    if min_disk > size:
+        raise errors.BadRequest(f"Volume is smaller than the minimum size specified in image metadata. Volume size "
+                                f"is {size} bytes, minimum size is {min_disk} bytes.")
 
 
 def _set_metadata(service: Any, ctx: RequestContext, uuid: str, items: dict[str, str]) -> None:

@@ -1,5 +1,5 @@
 """POST /v3/{project_id}/volumes/{id}/action: extend, bootable and readonly flags,
-status reset, force delete, upload to an image, retype, volume image metadata, and
+status reset, force delete, upload to an image, reimage, retype, volume image metadata, and
 the attach path Nova used before the attachments API (reserve, attach,
 initialize_connection, begin_detaching, detach, terminate_connection, ...)."""
 
@@ -73,6 +73,35 @@ async def extend(request: Request, ctx: RequestContext, volume_id: str, arg: Any
               {"project_id": current.project_id})
     row = await run_blocking(service.volumes.extend, ctx, volume_id, new_size, online_allowed=online)
     service.cast(row.host, "extend_volume", row.id, new_size)
+    return _accepted()
+
+
+@action("os-reimage")
+async def reimage(request: Request, ctx: RequestContext, volume_id: str, arg: Any) -> Response:
+    """3.68: the image's data over the volume's (Nova rebuilding a volume-backed server, 2.93)."""
+    if not at_least(request, "3.68"):
+        raise errors.BadRequest("There is no such action: os-reimage")
+    arg = _dict(arg, "os-reimage")
+    unknown = sorted(set(arg) - {"image_id", "reimage_reserved"})
+    if unknown:
+        raise errors.BadRequest(f"Invalid input for field/attribute os-reimage. Additional properties are not "
+                                f"allowed ({', '.join(repr(k) for k in unknown)} were unexpected)")
+    image_id = arg.get("image_id")
+    if not isinstance(image_id, str) or not image_id:
+        raise errors.BadRequest("Invalid input for field/attribute os-reimage. 'image_id' is a required property")
+    reserved = bool_param(arg.get("reimage_reserved", False), "reimage_reserved")
+    service = svc(request)
+    current = await run_blocking(service.volumes.get, ctx, volume_id)
+    authorize(request, ctx, "volume:reimage", {"project_id": current.project_id})
+    if reserved:
+        authorize(request, ctx, "volume:reimage_reserved", {"project_id": current.project_id})
+    if service.images is None:
+        raise errors.BadRequest("Invalid input received: no Image service to reimage the volume from.")
+    image = await service.images.get(image_id, ctx.auth_token)
+    if image is None:
+        raise errors.NotFound(f"Image {image_id} could not be found.")
+    row = await run_blocking(service.volumes.reimage, ctx, volume_id, image, reserved=reserved)
+    service.cast(row.host, "reimage_volume", row.id, image)
     return _accepted()
 
 

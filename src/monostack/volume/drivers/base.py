@@ -74,6 +74,11 @@ class VolumeDriver:
                                           source_volume_id: str, *, shareable: bool = False) -> None:
         raise NotImplementedError
 
+    async def reimage_volume(self, volume_id: str, image_path: pathlib.Path, image_format: str) -> None:
+        """The volume's contents replaced by the image's (os-reimage): same size, format and path; its
+        snapshots keep theirs.  No guest may have the volume open."""
+        raise NotImplementedError
+
     async def create_cloned_volume(self, volume_id: str, size_gb: int, source_volume_id: str, *,
                                    source: pathlib.Path | None = None, shareable: bool = False) -> None:
         """source: a standalone qcow2 point-in-time copy of the source volume to clone instead of the

@@ -123,6 +123,14 @@ class FakeVolumeDriver(VolumeDriver):
         await self._create("volume", volume_id, size_gb, image=str(image_path), image_format=image_format,
                            shareable=shareable)
 
+    async def reimage_volume(self, volume_id: str, image_path: pathlib.Path, image_format: str) -> None:
+        self._record("reimage_volume", volume_id)
+        record = await self._need("volume", volume_id)
+        if not pathlib.Path(image_path).exists():
+            raise VolumeDriverError(f"the image file {image_path} is not on this host")
+        record.update(image=str(image_path), image_format=image_format)
+        await self._write("volume", volume_id, record)
+
     async def create_volume_from_snapshot(self, volume_id: str, size_gb: int, snapshot_id: str,
                                           source_volume_id: str, *, shareable: bool = False) -> None:
         self._record("create_volume_from_snapshot", volume_id)

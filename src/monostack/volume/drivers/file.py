@@ -247,10 +247,27 @@ class FileDriver(VolumeDriver):
         size = self._check_size(size_gb)
         if await self._existing(volume_id, size_gb):
             return
+        make = await self._from_image(pathlib.Path(image_path), image_format, size, self._format(shareable))
+        await self._making(self.volume_path(volume_id, shareable), make)
+
+    async def reimage_volume(self, volume_id: str, image_path: pathlib.Path, image_format: str) -> None:
+        """A new standalone file of the volume's format and size, made from the image, takes the volume's
+        path in one rename; the layers under the old file stay while its snapshots need them."""
+        async with self._lock:
+            path = self._require("volume", volume_id)
+            fmt = path.suffix[1:]
+            if await qemu_img.in_use(path, fmt):
+                raise VolumeDriverError(f"volume {volume_id} is open by a guest: it cannot be reimaged")
+            make = await self._from_image(pathlib.Path(image_path), image_format, await self._size(path), fmt)
+            await self._making(path, make)
+            await self._gc()
+
+    async def _from_image(self, image_path: pathlib.Path, image_format: str, size: int, fmt: str) -> Any:
+        """make(tmp) writing the image converted to fmt and grown to size bytes, once the image is
+        found usable."""
         src_fmt = qemu_img.IMAGE_FORMATS.get(str(image_format).lower())
         if src_fmt is None:
             raise VolumeDriverError(f"images in {image_format!r} format cannot become volumes")
-        image_path = pathlib.Path(image_path)
         if not image_path.is_file():
             raise VolumeDriverError(f"the image file {image_path} is not on this host")
         info = await qemu_img.info(image_path, src_fmt)
@@ -260,15 +277,14 @@ class FileDriver(VolumeDriver):
             raise VolumeDriverError("the image refers to another file (backing or data file): refused")
         if info["virtual-size"] > size:
             raise VolumeDriverError(f"the image's virtual size ({info['virtual-size']} bytes) is larger than "
-                                    f"the volume ({size_gb} GiB)")
-        fmt = self._format(shareable)
+                                    f"the volume ({size // GiB} GiB)")
 
         async def make(tmp: pathlib.Path) -> None:
             await qemu_img.convert(image_path, src_fmt, tmp, fmt, coroutines=self.coroutines)
             if size > info["virtual-size"]:
                 await qemu_img.resize(tmp, fmt, size)  # metadata only for qcow2, a truncate for raw
 
-        await self._making(self.volume_path(volume_id, shareable), make)
+        return make
 
     async def _derive(self, volume_id: str, base: pathlib.Path, size: int, fmt: str) -> None:
         """A new volume in format fmt with the contents of the immutable file base (lock held)."""

@@ -68,11 +68,13 @@ class Attachments:
                                        states.DOWNLOADING)
             else:
                 ok = volume.status in (states.AVAILABLE, states.DOWNLOADING) and not live
+                # As Cinder: the server the volume is attached to may reserve it again (Nova moving the
+                # attachment: a migration, a rebuild reimaging its boot volume); the status stays.
+                ok = ok or (bool(instance_uuid) and volume.status in (states.IN_USE, states.RESERVED)
+                            and any(a.instance_uuid == instance_uuid for a in live))
             if not ok:
                 raise states.InvalidVolume(f"Volume {volume_id} status must be available or downloading to reserve, "
                                            f"but the current status is {volume.status}.")
-            if instance_uuid and any(a.instance_uuid == instance_uuid for a in live):
-                raise states.InvalidVolume(f"Volume {volume_id} is already attached to server {instance_uuid}.")
             if volume.admin_metadata.get("readonly") == "True":
                 mode = "ro"
             attachment = models.Attachment(id=new_id(), volume_id=volume.id, instance_uuid=instance_uuid,

@@ -169,6 +169,11 @@ class Volumes:
         if (image.get("min_disk") or 0) > size:
             raise errors.BadRequest(f"Invalid input received: Volume size {size}GB cannot be smaller than the image "
                                     f"minDisk size {image['min_disk']}GB.")
+        return self.image_metadata(image)
+
+    @staticmethod
+    def image_metadata(image: dict[str, Any]) -> dict[str, str]:
+        """volume_image_metadata of a volume holding the image."""
         meta = {"image_id": image["id"], "image_name": image.get("name") or "",
                 "checksum": image.get("checksum") or "", "container_format": image.get("container_format") or "",
                 "disk_format": image.get("disk_format") or "", "min_disk": str(image.get("min_disk") or 0),
@@ -328,7 +333,8 @@ class Volumes:
             if reason is not None and row.status in (states.ERROR, states.ERROR_DELETING, states.ERROR_EXTENDING,
                                                      states.ERROR_RESTORING):
                 self.svc.messages.add(session, row.project_id, "VOLUME", row.id,
-                                      {"create_failed": "create", "extend_failed": "extend"}.get(event, "create"),
+                                      {"create_failed": "create", "extend_failed": "extend",
+                                       "reimage_failed": "reimage"}.get(event, "create"),
                                       reason)
             return row
 
@@ -371,6 +377,23 @@ class Volumes:
                                          new_size)
             row.previous_status = row.status
             row.status = states.EXTENDING
+            row.updated_at = utcnow()
+            return row
+
+    def reimage(self, ctx: RequestContext, volume_id: str, image: dict[str, Any], *,
+                reserved: bool) -> models.Volume:
+        """os-reimage (3.68): an available or error volume goes downloading while the backend writes
+        the image over its data; a reserved one only with `reserved` (Nova rebuilding the server the
+        volume boots, which reserved it).  The image must fit, as for a volume made from it."""
+        with self.svc.db.writer() as session:
+            row = get_owned(session, models.Volume, ctx, volume_id, for_update=True)
+            allowed = (states.AVAILABLE, states.ERROR) + ((states.RESERVED,) if reserved else ())
+            if row.status not in allowed:
+                raise states.InvalidVolume(f"Volume status must be {' or '.join(allowed)} to reimage (reserved only "
+                                           f"with reimage_reserved), but current status is: {row.status}.")
+            self._check_image(image, row.size)
+            row.previous_status = row.status
+            row.status = states.VOLUME.next(row.status, "reimage")
             row.updated_at = utcnow()
             return row
 
