@@ -210,6 +210,7 @@ fi
 # --------------------------------------------------------------------------
 CLOUD_PID=""
 stop_cloud() {
+    stop_web_server
     [[ -n "$CLOUD_PID" ]] || return 0
     if kill -0 "$CLOUD_PID" 2>/dev/null; then
         log "stopping the cloud (pid $CLOUD_PID)"
@@ -264,6 +265,27 @@ kill_guests() {
         kill -KILL "$pid" 2>/dev/null || true
     done
 }
+# An own cloud's web-download imports (Tempest's [image] http_qcow2_image) come from
+# a small qcow2 served here on 127.0.0.1, the one URL the cloud is told to allow:
+# Tempest's default (download.cirros-cloud.net) needs the internet.
+WEB_PID=""
+start_web_server() {
+    local dir="$WORKSPACE/web" port
+    mkdir -p "$dir"
+    qemu-img create -q -f qcow2 "$dir/web-download.qcow2" 64M
+    port=$(free_port)
+    "$TPY" -m http.server --bind 127.0.0.1 --directory "$dir" "$port" >"$WORKSPACE/web.log" 2>&1 &
+    WEB_PID=$!
+    export MONOSTACK_IMAGE__WEB_DOWNLOAD_ALLOWED_URLS="http://127.0.0.1:$port/"
+    # First: a --set of the caller's still wins.
+    CONF_ARGS=(--set "image.http_qcow2_image=http://127.0.0.1:$port/web-download.qcow2" "${CONF_ARGS[@]}")
+}
+stop_web_server() {
+    [[ -n "$WEB_PID" ]] || return 0
+    kill "$WEB_PID" 2>/dev/null || true
+    wait "$WEB_PID" 2>/dev/null || true
+    WEB_PID=""
+}
 trap stop_cloud EXIT
 trap 'exit 130' INT TERM
 
@@ -276,6 +298,7 @@ if [[ -z "$CLOUDS_YAML" ]]; then
     PORT=$(free_port)
     DATA_DIR="$WORKSPACE/cloud"
     mkdir -p "$DATA_DIR"
+    start_web_server
     log "starting: monostack up --data-dir $DATA_DIR --bind 127.0.0.1:$PORT (log: $WORKSPACE/cloud.log)"
     # shellcheck disable=SC2086
     setsid "$MONOSTACK" up --data-dir "$DATA_DIR" --bind "127.0.0.1:$PORT" $MONOSTACK_UP_ARGS \
