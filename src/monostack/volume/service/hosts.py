@@ -112,7 +112,8 @@ class Hosts:
                                             free - reserved))
         if not candidates:
             raise NoValidBackend("No valid backend was found.")
-        return max(candidates, key=lambda c: c.free_gb)
+        # Ties go to the first backend by name, whatever order the database returns rows in.
+        return min(candidates, key=lambda c: (-c.free_gb, c.host))
 
 
 @dataclasses.dataclass
