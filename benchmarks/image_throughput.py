@@ -14,7 +14,9 @@ measurements of the same moment):
    after its pages are dropped from the page cache (posix_fadvise DONTNEED: no root needed),
    after one untimed such read (the first read of a new file is slow on this virtual disk);
    download: GET /v2/images/{id}/file after the pages are dropped again, read into one 1 MiB
-   buffer (http.client) and discarded; and the same with curl (to /dev/null) when installed.
+   buffer (http.client) and discarded; and the same with curl (to /dev/null) when installed;
+   then the same file (pages dropped) sent with sendfile over a loopback TCP connection to a
+   plain recv_into loop: what TCP itself carries here, with no HTTP and no server.
 
 Prints the medians in MiB/s, the medians of the per-round ratios to the raw speed, the
 server's memory before and at its peak during the uploads, and the single-core speed of md5
@@ -93,6 +95,33 @@ def raw_read(path: pathlib.Path) -> float:
     finally:
         os.close(fd)
     return got / (time.perf_counter() - started)
+
+
+def loopback_read(path: pathlib.Path) -> float:
+    """Bytes per second of the file (its pages dropped first) sent with sendfile over a loopback TCP
+    connection and received into one 1 MiB buffer: what TCP carries here, no HTTP, no server."""
+    import socket
+    _drop_cache(path)
+    size = path.stat().st_size
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        def send() -> None:
+            conn, _ = listener.accept()
+            with conn, open(path, "rb") as f:
+                offset = 0
+                while offset < size:
+                    offset += os.sendfile(conn.fileno(), f.fileno(), offset, size - offset)
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        buffer = memoryview(bytearray(MIB))
+        got = 0
+        started = time.perf_counter()
+        with socket.create_connection(listener.getsockname()) as client:
+            while count := client.recv_into(buffer):
+                got += count
+        elapsed = time.perf_counter() - started
+        sender.join()
+    return got / elapsed
 
 
 def hash_speeds() -> dict[str, float]:
@@ -266,11 +295,13 @@ def run(size: int, directory: pathlib.Path, rounds: int) -> dict:
             _drop_cache(path)
             curl = cloud.curl_download(image_id, size)
             one["curl_download_mib_s"] = curl / MIB if curl is not None else None
+            one["loopback_mib_s"] = loopback_read(path) / MIB
             status, _, _ = _request(cloud.conn, "DELETE", f"/image/v2/images/{image_id}", cloud.token)
             if status != 204:
                 raise RuntimeError(f"image delete answered {status}")
             one["upload_vs_raw_write"] = one["upload_mib_s"] / one["raw_write_mib_s"]
             one["download_vs_raw_read"] = one["download_mib_s"] / one["raw_read_mib_s"]
+            one["download_vs_loopback"] = one["download_mib_s"] / one["loopback_mib_s"]
             if curl is not None:
                 one["curl_download_vs_raw_read"] = one["curl_download_mib_s"] / one["raw_read_mib_s"]
             results["rounds"].append(one)
@@ -308,7 +339,9 @@ def main() -> int:
     print(f"  raw disk   write {results['raw_write_mib_s']:8.1f} MiB/s   read {results['raw_read_mib_s']:8.1f} MiB/s")
     print(f"  upload           {results['upload_mib_s']:8.1f} MiB/s   ({results['upload_vs_raw_write']:.0%} of raw write; "
           f"md5 {hashes['md5']:.0f} and sha512 {hashes['sha512']:.0f} MiB/s on one core)")
-    print(f"  download         {results['download_mib_s']:8.1f} MiB/s   ({results['download_vs_raw_read']:.0%} of raw read)")
+    print(f"  loopback TCP     {results['loopback_mib_s']:8.1f} MiB/s   (the file sent over loopback TCP, no HTTP)")
+    print(f"  download         {results['download_mib_s']:8.1f} MiB/s   ({results['download_vs_raw_read']:.0%} of raw read, "
+          f"{results['download_vs_loopback']:.0%} of loopback TCP)")
     if results.get("curl_download_mib_s"):
         print(f"  download (curl)  {results['curl_download_mib_s']:8.1f} MiB/s   "
               f"({results['curl_download_vs_raw_read']:.0%} of raw read)")
