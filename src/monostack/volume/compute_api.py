@@ -3,10 +3,10 @@
 Online extend: once the backend has grown an attached volume, Cinder sends Nova the
 external event `volume-extended` (tag: the volume id) and Nova resizes the guest's
 block device (QMP block_resize).  Reimage of a volume Nova reserved to rebuild the server
-it boots: `volume-reimaged` (2.93; status completed or failed) lets the rebuild go on.  Snapshot of an in-use volume: Nova's
-os-assisted-volume-snapshots, whose `new_file` here is where the guest's QEMU writes a
-point-in-time copy of the volume (the guest keeps writing meanwhile).  Sent over Compute's
-HTTP API with the service's token."""
+it boots: `volume-reimaged` (2.93; status completed or failed) lets the rebuild go on.
+Snapshot of an in-use volume: Nova's os-assisted-volume-snapshots, whose `new_file` here is
+where the guest's QEMU writes a point-in-time copy of the volume (the guest keeps writing
+meanwhile).  Sent over Compute's HTTP API with the service's token."""
 
 from __future__ import annotations
 

@@ -70,7 +70,6 @@ class Agent:
     def ours(self, ident: str) -> bool:
         return ident.startswith(self.config.scope)
 
-
     def _lookup(self, key: str, address: str) -> tuple[str, str] | None:
         """The instance behind a metadata request: key is a network id (the DHCP namespace's
         listener) or "router:<id>" (the router's: any network it has an interface on)."""

@@ -251,16 +251,29 @@ class FileDriver(VolumeDriver):
         await self._making(self.volume_path(volume_id, shareable), make)
 
     async def reimage_volume(self, volume_id: str, image_path: pathlib.Path, image_format: str) -> None:
-        """A new standalone file of the volume's format and size, made from the image, takes the volume's
-        path in one rename; the layers under the old file stay while its snapshots need them."""
-        async with self._lock:
-            path = self._require("volume", volume_id)
-            fmt = path.suffix[1:]
+        """A new standalone file of the volume's format and size, made from the image beside the chain
+        changes (as a volume from an image is), takes the volume's path in one rename under the lock;
+        the layers under the old file stay while its snapshots need them."""
+        path = self._require("volume", volume_id)
+        fmt = path.suffix[1:]
+
+        async def check_free() -> None:
             if await qemu_img.in_use(path, fmt):
                 raise VolumeDriverError(f"volume {volume_id} is open by a guest: it cannot be reimaged")
-            make = await self._from_image(pathlib.Path(image_path), image_format, await self._size(path), fmt)
-            await self._making(path, make)
-            await self._gc()
+
+        await check_free()
+        make = await self._from_image(pathlib.Path(image_path), image_format, await self._size(path), fmt)
+        tmp = self._tmp(path.name)
+        try:
+            await make(tmp)
+            async with self._lock:
+                self._require("volume", volume_id)  # not deleted meanwhile
+                await check_free()
+                await self._publish(tmp, path)
+                await self._gc()
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
     async def _from_image(self, image_path: pathlib.Path, image_format: str, size: int, fmt: str) -> Any:
         """make(tmp) writing the image converted to fmt and grown to size bytes, once the image is
