@@ -14,10 +14,12 @@
             the instance dir polled, or --console api: os-getConsoleOutput); then DELETE and
             wait until the server is gone (404) and its QEMU has exited
     raw     plain qemu-system-x86_64: `qemu-img create` of a qcow2 overlay on the same base
-            file (same virtual size), then the very command line our driver ran for the
-            warm-up server (from its guest.json: same machine, accelerator, CPU model,
+            file (same virtual size), then the command line that starts the warm-up
+            server's guest cold (from its guest.json: same machine, accelerator, CPU model,
             memory, vCPUs, devices, config drive copy, serial console socket + log file,
-            QMP, -daemonize), with only its paths, uuid and SSH forward port changed; ->
+            QMP, -daemonize; our driver starts that machine paused at the head of a build
+            and adds these devices over QMP, guest.json has them as one command line),
+            with only its paths, uuid and SSH forward port changed; ->
             "running" (QEMU daemonized and QMP query-status answers "running", which is what
             our driver waits for before ACTIVE); -> the same login prompt in its console log
 
@@ -246,7 +248,8 @@ class Ours:
         base = info.get("full-backing-filename") or info.get("backing-filename")
         if not base:
             raise RuntimeError(f"the root disk of {server_id} has no backing file: {info}")
-        return {"argv": record["argv"], "accelerator": record.get("accelerator"), "dir": str(instance),
+        return {"argv": record["argv"], "accelerator": record.get("accelerator"),
+                "prelaunched": record.get("prelaunched", False), "dir": str(instance),
                 "uuid": server_id, "base": base, "base_format": info.get("backing-filename-format") or "qcow2",
                 "virtual_size": info["virtual-size"], "files": copied, "files_dir": str(dest)}
 
@@ -367,6 +370,7 @@ def run(args: argparse.Namespace, workdir: pathlib.Path) -> dict[str, Any]:
         results["cold"] = cold
         results["qemu_argv"] = template["argv"]
         results["accelerator"] = template["accelerator"]
+        results["ours_prelaunched"] = template["prelaunched"]  # QEMU started ahead of the devices
         cc.say(f"cold: ACTIVE {cold['active_s']:.2f}s, login {cold['login_s']:.2f}s "
                f"(accelerator {template['accelerator']})")
         raw = Raw(template, workdir / "raw", args)

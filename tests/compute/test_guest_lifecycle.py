@@ -6,6 +6,7 @@ its console), snapshots boot, five servers come and go cleanly."""
 from __future__ import annotations
 
 import asyncio
+import json
 import pathlib
 import subprocess
 import time
@@ -75,9 +76,11 @@ def wait_console(cloud: RunningCloud, server_id: str, marker: str, timeout: floa
 
 
 def ssh_port(cloud: RunningCloud, server_id: str) -> int:
-    pid = qemu_pid(cloud, server_id)
-    cmdline = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().decode()
-    return int(cmdline.split("hostfwd")[1].split("127.0.0.1:")[1].split("-")[0])
+    """The host port of the guest's user-mode NIC's SSH forward (a prelaunched guest got its NIC over
+    QMP, so it is not on QEMU's command line: guest.json has the spec it runs with)."""
+    spec = json.loads((instance_dir(cloud, server_id) / "guest.json").read_text())["spec"]
+    forwards = {int(host): guest for nic in spec["nics"] for host, guest in nic["host_forwards"].items()}
+    return next(host for host, guest in forwards.items() if guest == 22)
 
 
 def ssh(cloud: RunningCloud, server_id: str, key: pathlib.Path, command: str) -> str:

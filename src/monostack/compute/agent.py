@@ -18,6 +18,7 @@ a fault on the server and an error event on its instance action.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import pathlib
@@ -259,8 +260,14 @@ class ComputeAgent:
             await asyncio.to_thread(self.svc.servers.finish, row.uuid, expected_task=None, **changes)
 
     # -- the guest of a server ------------------------------------------------------------------
-    async def spec(self, row: Any, flavor: dict[str, Any] | None = None) -> GuestSpec:
+    def machine_spec(self, row: Any, flavor: dict[str, Any] | None = None) -> GuestSpec:
+        """The guest without its disks and NICs: what the driver may start before they exist."""
         flavor = flavor or row.flavor
+        config_drive = self.config_drive_path(row.uuid) if self.builds_config_drive(row) else None
+        return GuestSpec(uuid=row.uuid, name=guest_name(row.id), vcpus=flavor["vcpus"], memory_mb=flavor["ram"],
+                         root_gb=flavor["disk"], config_drive=config_drive)
+
+    async def spec(self, row: Any, flavor: dict[str, Any] | None = None) -> GuestSpec:
         image_path, image_format = None, "qcow2"
         volumes = [b for b in await asyncio.to_thread(self.svc.servers.block_devices, row.uuid)
                    if b.destination_type == "volume"]
@@ -270,13 +277,14 @@ class ComputeAgent:
             image_format = row.image_meta.get("disk_format") or "qcow2"
             if image_format not in ("qcow2", "raw"):
                 image_format = "raw"
-        config_drive = self.driver.instance_dir(row.uuid) / "disk.config"
-        return GuestSpec(uuid=row.uuid, name=guest_name(row.id), vcpus=flavor["vcpus"], memory_mb=flavor["ram"],
-                         root_gb=flavor["disk"], ephemeral_gb=flavor.get("ephemeral", 0),
-                         swap_mb=flavor.get("swap", 0) or 0, image_path=image_path, image_format=image_format,
-                         config_drive=config_drive if config_drive.exists() else None,
-                         nics=self.network.nics(row.network_info or []), disks=self._disks(volumes),
-                         hw_properties=(row.image_meta or {}).get("properties") or {})
+        flavor = flavor or row.flavor
+        config_drive = self.config_drive_path(row.uuid)
+        return dataclasses.replace(
+            self.machine_spec(row, flavor), ephemeral_gb=flavor.get("ephemeral", 0),
+            swap_mb=flavor.get("swap", 0) or 0, image_path=image_path, image_format=image_format,
+            config_drive=config_drive if config_drive.exists() else None,
+            nics=self.network.nics(row.network_info or []), disks=self._disks(volumes),
+            hw_properties=(row.image_meta or {}).get("properties") or {})
 
     @staticmethod
     def _disks(volumes: list[Any]) -> list[Any]:
@@ -289,22 +297,30 @@ class ComputeAgent:
         return bool(row.config_drive or self.svc.conf.compute.force_config_drive
                     or not self.network.has_networking)
 
+    def builds_config_drive(self, row: Any) -> bool:
+        return self.wants_config_drive(row) and self.metadata is not None
+
+    def config_drive_path(self, uuid: str) -> pathlib.Path:
+        return self.driver.instance_dir(uuid) / "disk.config"
+
     async def build(self, instance_uuid: str, ctx: RequestContext) -> None:
         """networking -> block_device_mapping -> spawning -> ACTIVE; a failure asks the conductor to reschedule."""
         row = await asyncio.to_thread(self.svc.servers.by_uuid, instance_uuid)
         if row is None or row.deleted or row.host != self.host:
             return
-        await asyncio.to_thread(self.svc.actions.event, row.uuid, ctx.request_id, "compute_build_and_run_instance",
-                                host=self.host, start=True)
         try:
+            # QEMU sets itself up while the steps below run (destroy, on a failure, stops it)
+            await self.driver.prelaunch(self.machine_spec(row))
+            await asyncio.to_thread(self.svc.actions.event, row.uuid, ctx.request_id,
+                                    "compute_build_and_run_instance", host=self.host, start=True)
             row = await self._step(row, states.SCHEDULING, states.NETWORKING)
             network_info = await self.network.allocate(row)
             row = await self._step(row, states.NETWORKING, states.BLOCK_DEVICE_MAPPING, network_info=network_info)
             if self.svc.volumes is not None:
                 await self.prepare_volumes(row, ctx)
             row = await self._step(row, states.BLOCK_DEVICE_MAPPING, states.SPAWNING)
-            if self.wants_config_drive(row) and self.metadata is not None:
-                await self.metadata.build_config_drive(row, self.driver.instance_dir(row.uuid) / "disk.config")
+            if self.builds_config_drive(row):
+                await self.metadata.build_config_drive(row, self.config_drive_path(row.uuid))
             await self.plug_vifs(row.uuid, network_info)
             spec = await self.spec(row)
             await self.driver.spawn(spec)

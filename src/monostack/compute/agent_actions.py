@@ -130,8 +130,8 @@ async def rebuild(agent: "ComputeAgent", row: Any, ctx: RequestContext, image: d
         await agent.reimage_boot_volume(row, reimage_boot_volume)
     await asyncio.to_thread(agent.svc.servers.finish, row.uuid, task_state=states.REBUILD_SPAWNING)
     row = await asyncio.to_thread(agent.svc.servers.by_uuid, row.uuid)
-    if agent.wants_config_drive(row) and agent.metadata is not None:
-        await agent.metadata.build_config_drive(row, agent.driver.instance_dir(row.uuid) / "disk.config")
+    if agent.builds_config_drive(row):
+        await agent.metadata.build_config_drive(row, agent.config_drive_path(row.uuid))
     await agent.driver.spawn(await agent.spec(row))
     if was_stopped:
         await agent.driver.power_off(row.uuid, timeout=0, clean=False)

@@ -78,6 +78,56 @@ def test_devices(tmp_path: pathlib.Path) -> None:
     assert len(qemu_cmd.volume_node("x" * 100)) <= 31
 
 
+def test_a_prelaunched_machine_is_the_cold_command_line_without_its_devices(tmp_path: pathlib.Path) -> None:
+    files = InstanceFiles(tmp_path / "inst")
+    full = spec(tmp_path, config_drive=tmp_path / "cd.iso")
+    cold = build(tmp_path, full, files)
+    machine = qemu_cmd.machine_argv(full, files, qemu="qemu-system-x86_64", accel="tcg", version="7.2.22")
+    assert cold[:len(machine)] == machine
+    assert "-blockdev" not in machine and "-netdev" not in machine
+    # the machine alone depends on the flavor and identity, not on the disks and NICs to come
+    bare = GuestSpec(uuid=UUID, name="instance-0000000a", vcpus=2, memory_mb=512, root_gb=1,
+                     config_drive=tmp_path / "not-made-yet.iso")
+    pre = qemu_cmd.prelaunch_argv(bare, files, qemu="qemu-system-x86_64", accel="tcg", version="7.2.22")
+    assert pre == qemu_cmd.prelaunch_argv(full, files, qemu="qemu-system-x86_64", accel="tcg", version="7.2.22")
+    assert pre[:len(machine)] == machine
+    assert pre[len(machine):] == ["-S", "-device", '{"driver": "ide-cd", "id": "cdrom-config", "bus": "ide.1"}']
+    no_drive = qemu_cmd.prelaunch_argv(spec(tmp_path), files, qemu="qemu-system-x86_64", accel="tcg",
+                                       version="7.2.22")
+    assert no_drive == machine + ["-S"]
+    bigger = qemu_cmd.prelaunch_argv(spec(tmp_path, memory_mb=1024), files, qemu="qemu-system-x86_64",
+                                     accel="tcg", version="7.2.22")
+    assert options(bigger, "-m") == ["1024"]
+
+
+def test_devices_added_to_a_prelaunched_machine(tmp_path: pathlib.Path) -> None:
+    files = InstanceFiles(tmp_path / "inst")
+    s = spec(tmp_path, config_drive=tmp_path / "cd.iso")
+    devs = qemu_cmd.devices(s, files)
+    slots = qemu_cmd.assign_slots(devs, {}, keep_unlisted=False)
+    assert qemu_cmd.hot_addable(devs)
+    commands = [c for dev in devs for c in qemu_cmd.hot_add_commands(dev, slots)]
+    names = [name for name, _ in commands]
+    # each backend before its device; the config drive goes in as the CD-ROM's medium
+    for i, (name, args) in enumerate(commands):
+        if name == "device_add" and "drive" in args:
+            assert ("blockdev-add", args["drive"]) in [(n, a.get("node-name")) for n, a in commands[:i]]
+        if name == "device_add" and "netdev" in args:
+            assert ("netdev_add", args["netdev"]) in [(n, a.get("id")) for n, a in commands[:i]]
+    root = next(a for n, a in commands if n == "device_add" and a["id"] == "disk-root")
+    assert root == {"driver": "virtio-blk-pci", "id": "disk-root", "drive": "root", "bootindex": 0,
+                    "addr": hex(slots["disk-root"]), "bus": "pci.0"}
+    cold = {d["id"]: d for d in json_devices(build(tmp_path, s, files, slots=slots))}
+    for name, args in commands:  # the very devices a cold start creates, at the same slots
+        if name == "device_add":
+            assert dict(args, bus=None) == dict(cold[args["id"]], bus=None)
+    assert names[-3:] == ["blockdev-open-tray", "blockdev-insert-medium", "blockdev-close-tray"]
+    assert commands[-2][1] == {"id": "cdrom-config", "node-name": "config"}
+    # a rescue on a controller of its own is not added so: such a start is cold
+    rescue = qemu_cmd.devices(s, files, rescue=Rescue(stable=True, device="disk", bus="scsi"))
+    assert not qemu_cmd.hot_addable(rescue)
+
+
 def test_rescue_boots_the_rescue_disk_with_the_root_disk_second(tmp_path: pathlib.Path) -> None:
     files = InstanceFiles(tmp_path / "inst")
     argv = build(tmp_path, spec(tmp_path), files, rescue=Rescue())

@@ -189,6 +189,11 @@ class Driver:
         raise NotImplementedError
 
     # -- lifecycle ----------------------------------------------------------------
+    async def prelaunch(self, spec: GuestSpec) -> None:
+        """A build's head start, called as it begins with the machine alone (flavor, identity, and
+        whether a config drive comes: no disks or NICs yet); spawn(spec) follows, or destroy.
+        Returns at once; a driver may ignore it."""
+
     async def spawn(self, spec: GuestSpec) -> None:
         """Create disks and start the guest; returns once the VM runs."""
         raise NotImplementedError

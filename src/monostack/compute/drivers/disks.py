@@ -25,11 +25,25 @@ async def info(path: pathlib.Path, fmt: str | None = None) -> dict[str, Any]:
     return json.loads(await run(*argv, str(path)))
 
 
+# (path, format, inode, mtime) -> virtual size of a base image: the cached images overlays are made
+# on never change in place (a new download is a new file), so each is read once, not per guest
+_base_sizes: dict[tuple[str, str, int, int], int] = {}
+
+
+async def _base_size(base: pathlib.Path, base_format: str) -> int:
+    try:
+        st = base.stat()
+    except OSError:
+        raise DriverError(f"the image {base} is not on this host") from None
+    key = (str(base), base_format, st.st_ino, st.st_mtime_ns)
+    if key not in _base_sizes:
+        _base_sizes[key] = (await info(base, base_format))["virtual-size"]
+    return _base_sizes[key]
+
+
 async def create_overlay(path: pathlib.Path, base: pathlib.Path, base_format: str, size: int = 0) -> None:
     """A qcow2 overlay on base (never written through), size bytes when larger than base."""
-    if not base.exists():
-        raise DriverError(f"the image {base} is not on this host")
-    base_size = (await info(base, base_format))["virtual-size"]
+    base_size = await _base_size(base, base_format)
     tmp = path.with_name(path.name + ".part")
     argv = ["qemu-img", "create", "-q", "-f", "qcow2", "-F", base_format, "-b", str(base.resolve()), str(tmp)]
     if size > base_size:

@@ -82,6 +82,8 @@ class QemuDriver(Driver):
         self._hubs: dict[str, console.Hub] = {}
         self._since_trim: dict[str, int] = {}
         self._version: tuple[int, int, int] | None = None
+        # uuid -> the start of a new guest's QEMU ahead of its devices (prelaunch): its argv, or None
+        self._prelaunched: dict[str, asyncio.Task] = {}
 
     # -- helpers ------------------------------------------------------------------------------
     def files(self, uuid: str) -> InstanceFiles:
@@ -161,11 +163,12 @@ class QemuDriver(Driver):
         await asyncio.to_thread(files.write_json, files.devices_json, state)
 
     # -- processes ------------------------------------------------------------------------------
-    async def _start(self, spec: GuestSpec, *, rescue: Rescue | None = None, incoming: bool = False) -> None:
-        """Start QEMU for spec from the disks in the instance directory."""
-        files = self.files(spec.uuid)
-        accel = await self.accelerator()
-        version = ".".join(map(str, await self.qemu_version()))
+    async def _version_text(self) -> str:
+        return ".".join(map(str, await self.qemu_version()))
+
+    async def _plan(self, spec: GuestSpec, files: InstanceFiles, *, rescue: Rescue | None = None,
+                    incoming: bool = False) -> tuple[list[qemu_cmd.Device], dict[str, int]]:
+        """The guest's devices and their PCI slots (kept in devices.json), its taps made."""
         state = await self._devices_state(files)
         for nic in spec.nics:
             if nic.kind == "tap" and await taps.ensure(nic.tap_name, nic.bridge, nic.mtu):
@@ -173,16 +176,30 @@ class QemuDriver(Driver):
         devs = qemu_cmd.devices(spec, files, rescue=rescue)
         state["slots"] = qemu_cmd.assign_slots(devs, state["slots"], keep_unlisted=incoming)
         await self._save_devices_state(files, state)
+        return devs, state["slots"]
+
+    async def _record(self, spec: GuestSpec, files: InstanceFiles, accel: str, argv: list[str], *,
+                      rescue: Rescue | None = None, prelaunched: bool = False) -> None:
+        """guest.json: the spec the guest runs with, and the command line that starts it cold (a
+        prelaunched guest's too: the machine with these devices on the command line)."""
+        await asyncio.to_thread(files.write_json, files.guest_json, {
+            "spec": _spec_dict(spec), "accelerator": accel,
+            "rescue": dataclasses.asdict(rescue) if rescue else None, "argv": argv, "prelaunched": prelaunched})
+
+    async def _start(self, spec: GuestSpec, *, rescue: Rescue | None = None, incoming: bool = False) -> None:
+        """Start QEMU for spec from the disks in the instance directory."""
+        files = self.files(spec.uuid)
+        accel = await self.accelerator()
+        version = await self._version_text()
+        devs, slots = await self._plan(spec, files, rescue=rescue, incoming=incoming)
         for path in files.transient():
             path.unlink(missing_ok=True)
-        argv = qemu_cmd.argv(spec, files, qemu=self.qemu, accel=accel, slots=state["slots"], version=version,
+        argv = qemu_cmd.argv(spec, files, qemu=self.qemu, accel=accel, slots=slots, version=version,
                              rescue=rescue, incoming=incoming)
         LOG.info("starting guest %s (%s, %s%s)", spec.uuid, spec.name, accel,
                  ", rescue" if rescue else ", from saved state" if incoming else "")
         await process.start(argv, files.dir, files.qemu_log, timeout=START_TIMEOUT)
-        await asyncio.to_thread(files.write_json, files.guest_json, {
-            "spec": _spec_dict(spec), "accelerator": accel,
-            "rescue": dataclasses.asdict(rescue) if rescue else None, "argv": argv})
+        await self._record(spec, files, accel, argv, rescue=rescue)
         if incoming:
             await self._finish_incoming(spec.uuid)
         status = await self._status(spec.uuid)
@@ -323,10 +340,46 @@ class QemuDriver(Driver):
         return await self._power(uuid, await self._pid(uuid))
 
     # -- lifecycle --------------------------------------------------------------------------------
+    async def prelaunch(self, spec: GuestSpec) -> None:
+        """Start the new guest's QEMU now, paused and without devices (qemu_cmd: "a machine started
+        before its devices exist"); spawn(spec) adds them.  Returns at once."""
+        if spec.uuid not in self._prelaunched:
+            self._prelaunched[spec.uuid] = asyncio.get_running_loop().create_task(self._prelaunch(spec))
+
+    async def _prelaunch(self, spec: GuestSpec) -> list[str] | None:
+        """The command line of the QEMU started, or None (none started: spawn starts one cold)."""
+        files = self.files(spec.uuid)
+
+        def fresh_directory() -> bool:
+            # A new guest has no pid file, so only that is read (spawn looks through /proc when
+            # no QEMU was prelaunched): this is the head of every build.
+            pid = process.read_pidfile(files.pidfile)
+            if pid is not None and process.is_guest_qemu(pid, spec.uuid):
+                return False
+            files.dir.mkdir(parents=True, exist_ok=True)
+            for path in files.transient():
+                path.unlink(missing_ok=True)
+            return True
+
+        try:
+            accel = await self.accelerator()
+            argv = qemu_cmd.prelaunch_argv(spec, files, qemu=self.qemu, accel=accel,
+                                           version=await self._version_text())
+            if not await asyncio.to_thread(fresh_directory):
+                return None
+            await process.start(argv, files.dir, files.qemu_log, timeout=START_TIMEOUT)
+            return argv
+        except Exception as err:  # spawn starts the guest the usual way (and kills a half-started one)
+            LOG.warning("guest %s: QEMU could not be started ahead of its devices: %s", spec.uuid, err)
+            return None
+
     async def spawn(self, spec: GuestSpec) -> None:
         files = self.files(spec.uuid)
+        # (left in _prelaunched until awaited: if spawn fails before, destroy waits for it and kills it)
+        prelaunched = self._prelaunched.get(spec.uuid)
         async with self._lock(spec.uuid):
-            if await self._pid(spec.uuid) is not None:
+            # (a prelaunch only starts a QEMU when none runs: the check is after the disks then)
+            if prelaunched is None and await self._pid(spec.uuid) is not None:
                 raise DriverError(f"guest {spec.uuid} is already running")
             await asyncio.to_thread(files.dir.mkdir, parents=True, exist_ok=True)
             for stale in (files.saved_state, files.rescue, files.resize_kept):
@@ -336,7 +389,48 @@ class QemuDriver(Driver):
             await self._local_disks(spec, files, fresh=True)
             if spec.config_drive is not None and spec.config_drive.resolve() != files.config_drive.resolve():
                 await disks.copy(spec.config_drive, files.config_drive)
+            argv = None
+            if prelaunched is not None:
+                argv = await prelaunched
+                self._prelaunched.pop(spec.uuid, None)
+            if argv is not None:
+                if await self._run_prelaunched(spec, files, argv):
+                    return
+                await self._kill(spec.uuid)
+            elif prelaunched is not None and await self._pid(spec.uuid) is not None:
+                raise DriverError(f"guest {spec.uuid} is already running")
             await self._start(spec)
+
+    async def _run_prelaunched(self, spec: GuestSpec, files: InstanceFiles, argv: list[str]) -> bool:
+        """Give the prelaunched QEMU its devices and let it run; False when it cannot take them (a
+        different machine than spec's, a device that cannot be added, QEMU gone): start it anew."""
+        accel, version = await self.accelerator(), await self._version_text()
+        if argv != qemu_cmd.prelaunch_argv(spec, files, qemu=self.qemu, accel=accel, version=version):
+            return False
+        devs, slots = await self._plan(spec, files)
+        if not qemu_cmd.hot_addable(devs):
+            return False
+        LOG.info("starting guest %s (%s, %s, prelaunched)", spec.uuid, spec.name, accel)
+        try:
+            async with qmp.session(files.qmp_sock) as s:
+                if (await s.execute("query-status"))["status"] != "prelaunch":
+                    return False
+                await s.execute_all([c for dev in devs for c in qemu_cmd.hot_add_commands(dev, slots)])
+                with s.listener("RESET") as events:
+                    await s.execute("system_reset")  # the firmware's boot order then has the disks
+                    if await s.wait_event(events, START_TIMEOUT) is None:
+                        return False
+                await s.execute("cont")
+                status = (await s.execute("query-status"))["status"]
+        except DriverError as err:
+            LOG.warning("guest %s: the prelaunched QEMU did not take its devices (%s); starting it anew",
+                        spec.uuid, err)
+            return False
+        if status != "running":
+            return False
+        cold = qemu_cmd.argv(spec, files, qemu=self.qemu, accel=accel, slots=slots, version=version)
+        await self._record(spec, files, accel, cold, prelaunched=True)
+        return True
 
     async def _local_disks(self, spec: GuestSpec, files: InstanceFiles, *, fresh: bool) -> None:
         """The ephemeral and swap disks the flavor asks for (made, grown or remade as needed)."""
@@ -353,6 +447,9 @@ class QemuDriver(Driver):
 
     async def destroy(self, uuid: str, *, keep_disks: bool = False) -> None:
         files = self.files(uuid)
+        prelaunched = self._prelaunched.pop(uuid, None)
+        if prelaunched is not None:  # a build that failed before spawn: its QEMU is killed below
+            await prelaunched
         async with self._lock(uuid):
             await self._kill(uuid)
             state = await self._devices_state(files)
@@ -583,7 +680,7 @@ class QemuDriver(Driver):
             if dev.netdev is not None:
                 await s.execute("netdev_add", dev.netdev)
             try:
-                await s.execute("device_add", dict(dev.device, addr=hex(slot), bus="pci.0"))
+                await s.execute("device_add", qemu_cmd.pci_device(dev, slot))
             except qmp.QMPCommandError:
                 if dev.blockdev is not None:
                     await s.execute("blockdev-del", {"node-name": dev.blockdev["node-name"]})

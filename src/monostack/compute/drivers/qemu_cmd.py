@@ -29,6 +29,8 @@ NIC_MODELS = {"virtio": "virtio-net-pci", "e1000": "e1000", "e1000e": "e1000e", 
               "ne2k_pci": "ne2k_pci", "pcnet": "pcnet"}
 SMBIOS_MANUFACTURER = "OpenStack Foundation"
 SMBIOS_FAMILY = "Virtual Machine"
+# The config drive: a CD-ROM on the IDE controller's second channel (its medium added apart).
+CONFIG_CDROM = {"driver": "ide-cd", "id": "cdrom-config", "bus": "ide.1"}
 
 
 def _short(prefix: str, key: str) -> str:
@@ -145,8 +147,7 @@ def devices(spec: GuestSpec, files: InstanceFiles, *, rescue: Rescue | None = No
     if config is not None:
         # A CD-ROM on the IDE controller, as Nova attaches an iso9660 config drive: the guest's
         # cloud-init finds it by its label, config-2.
-        out.append(Device("cdrom-config", {"driver": "ide-cd", "id": "cdrom-config", "drive": "config",
-                                           "bus": "ide.1"},
+        out.append(Device(CONFIG_CDROM["id"], dict(CONFIG_CDROM, drive="config"),
                           blockdev=blockdev("config", config, "raw", read_only=True), pci=False))
     if rescue is not None and rescue.stable:
         out.extend(stable_rescue_devices(rescue, files))
@@ -208,8 +209,8 @@ def smbios(spec: GuestSpec, version: str) -> str:
     return "type=1," + ",".join(f"{k}={escape(v)}" for k, v in fields.items())
 
 
-def argv(spec: GuestSpec, files: InstanceFiles, *, qemu: str, accel: str, slots: dict[str, int],
-         version: str, rescue: Rescue | None = None, incoming: bool = False) -> list[str]:
+def machine_argv(spec: GuestSpec, files: InstanceFiles, *, qemu: str, accel: str, version: str) -> list[str]:
+    """The command line of the machine alone: no disks, NICs or other devices of the guest."""
     cmd = [qemu, "-name", f"guest={escape(spec.name)},debug-threads=on", "-uuid", spec.uuid,
            "-machine", "pc", "-nodefaults", "-no-user-config", "-display", "none",
            "-m", str(spec.memory_mb), "-smp", str(spec.vcpus), "-rtc", "base=utc",
@@ -226,6 +227,12 @@ def argv(spec: GuestSpec, files: InstanceFiles, *, qemu: str, accel: str, slots:
             "-serial", "chardev:serial0",
             # a kernel panic shows as QMP status guest-panicked (power state CRASHED), not a reboot
             "-device", "pvpanic", "-action", "panic=pause"]
+    return cmd
+
+
+def argv(spec: GuestSpec, files: InstanceFiles, *, qemu: str, accel: str, slots: dict[str, int],
+         version: str, rescue: Rescue | None = None, incoming: bool = False) -> list[str]:
+    cmd = machine_argv(spec, files, qemu=qemu, accel=accel, version=version)
     for dev in devices(spec, files, rescue=rescue):
         if dev.blockdev is not None:
             cmd += ["-blockdev", json.dumps(dev.blockdev)]
@@ -239,3 +246,47 @@ def argv(spec: GuestSpec, files: InstanceFiles, *, qemu: str, accel: str, slots:
         cmd += ["-S", "-incoming", f"exec:cat {shlex.quote(str(files.saved_state))}"]
     return cmd
 
+
+# -- a machine started before its devices exist ---------------------------------------------
+# QEMU's own set-up is most of a guest's start under TCG (about 60 ms here), and needs nothing of
+# the build but the flavor and the server's identity.  So a new guest's QEMU is started paused
+# (-S, "prelaunch") with the machine alone while the agent makes its disks, config drive and
+# ports; its devices are then added over QMP, exactly as `devices` describes them for a cold start,
+# and a system_reset before it first runs makes the firmware see them as cold-plugged devices (the
+# boot order QEMU hands the firmware is rebuilt at reset: without it a disk's bootindex added in
+# prelaunch is not in it).  The config drive's IDE CD-ROM cannot be hot-plugged, so the drive is
+# on the command line, empty, and the disk goes in as a medium.
+
+
+def prelaunch_argv(spec: GuestSpec, files: InstanceFiles, *, qemu: str, accel: str, version: str) -> list[str]:
+    cmd = machine_argv(spec, files, qemu=qemu, accel=accel, version=version) + ["-S"]
+    if spec.config_drive is not None:
+        cmd += ["-device", json.dumps(CONFIG_CDROM)]
+    return cmd
+
+
+def pci_device(dev: Device, slot: int) -> dict[str, Any]:
+    """device_add's arguments for a PCI device at slot."""
+    return dict(dev.device, addr=hex(slot), bus="pci.0")
+
+
+def hot_add_commands(dev: Device, slots: dict[str, int]) -> list[tuple[str, dict[str, Any]]]:
+    """The QMP commands that add dev to a prelaunched machine: its backend, then the PCI device
+    at its slot, or (the config drive) the disk as the medium of the command line's CD-ROM."""
+    commands: list[tuple[str, dict[str, Any]]] = []
+    if dev.blockdev is not None:
+        commands.append(("blockdev-add", dev.blockdev))
+    if dev.netdev is not None:
+        commands.append(("netdev_add", dev.netdev))
+    if dev.pci:
+        return commands + [("device_add", pci_device(dev, slots[dev.id]))]
+    if dev.blockdev is None:
+        raise ValueError(f"{dev.id} cannot be added to a prelaunched machine")
+    return commands + [("blockdev-open-tray", {"id": dev.id}),
+                       ("blockdev-insert-medium", {"id": dev.id, "node-name": dev.blockdev["node-name"]}),
+                       ("blockdev-close-tray", {"id": dev.id})]
+
+
+def hot_addable(devs: list[Device]) -> bool:
+    """Every device can be added to a prelaunched machine (PCI devices, the config drive's medium)."""
+    return all(dev.pci or dev.id == CONFIG_CDROM["id"] for dev in devs)

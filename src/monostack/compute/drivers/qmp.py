@@ -50,6 +50,18 @@ class Session:
         except (QMPError, OSError, EOFError) as err:
             raise QMPUnavailable(f"QEMU went away during {command}: {err}") from None
 
+    async def execute_all(self, commands: list[tuple[str, dict[str, Any] | None]]) -> list[Any]:
+        """Commands sent back to back, then every answer awaited: one wait for all instead of a
+        round trip each.  QEMU runs a monitor's commands in the order they arrive, and qemu.qmp
+        sends them in the order they are issued (each execute queues its message before it first
+        waits), so a command may rely on the ones before it.  Every answer is awaited, then the
+        first refusal raises (the commands after it were run too, and most failed with it)."""
+        results = await asyncio.gather(*(self.execute(c, a) for c, a in commands), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return results
+
     async def send_fd(self, fd: int, name: str) -> None:
         """Hand QEMU an open file (SCM_RIGHTS) under name, for a later fd:<name> URI."""
         try:

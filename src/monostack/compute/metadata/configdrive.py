@@ -86,18 +86,28 @@ async def build_config_drive(meta: InstanceMetadata, target: pathlib.Path, *,
     if fmt not in ("iso9660", "vfat"):
         raise ConfigDriveError(f"unknown config drive format {fmt!r}")
     target = pathlib.Path(target)
-    await asyncio.to_thread(_remove_leftovers, target)
-    work = pathlib.Path(await asyncio.to_thread(
-        tempfile.mkdtemp, prefix=_temp_prefix(target), dir=target.parent))
+
+    def prepare() -> pathlib.Path:  # one trip to a thread: a build's config drive is on its way to ACTIVE
+        _remove_leftovers(target)
+        work = pathlib.Path(tempfile.mkdtemp(prefix=_temp_prefix(target), dir=target.parent))
+        try:
+            _write_tree(meta, work / "tree")
+        except BaseException:
+            shutil.rmtree(work, True)
+            raise
+        return work
+
+    def place(image: pathlib.Path) -> None:
+        os.chmod(image, 0o644)
+        os.replace(image, target)
+
+    work = await asyncio.to_thread(prepare)
     try:
-        tree = work / "tree"
-        await asyncio.to_thread(_write_tree, meta, tree)
-        image = work / "image"
+        tree, image = work / "tree", work / "image"
         if fmt == "iso9660":
             await _make_iso9660(tree, image, publisher)
         else:
             await _make_vfat(tree, image)
-        await asyncio.to_thread(os.chmod, image, 0o644)
-        await asyncio.to_thread(os.replace, image, target)
+        await asyncio.to_thread(place, image)
     finally:
         await asyncio.to_thread(shutil.rmtree, work, True)
