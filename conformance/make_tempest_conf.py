@@ -121,7 +121,7 @@ COMPUTE_FEATURES: dict[str, bool] = {
     "volume_multiattach": True,
     "volume_backed_live_migration": False,
     "change_password": False,
-    "personality": False,
+    "personality": True,
     "metadata_service": False,
     "enable_instance_password": True,
     "unified_limits": False,

@@ -6,6 +6,7 @@ its console), snapshots boot, five servers come and go cleanly."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import pathlib
 import subprocess
@@ -183,6 +184,29 @@ def test_cli_boot_then_every_action_changes_the_guest(qemu_cloud: RunningCloud, 
         cli(qemu_cloud, "server", "delete", "--wait", victim)
         assert qemu_pid(qemu_cloud, victim) is None
         assert not instance_dir(qemu_cloud, victim).exists()
+
+
+def test_personality_files_are_in_the_guest(qemu_cloud: RunningCloud, guest_image: str,
+                                            tmp_path: pathlib.Path) -> None:
+    """Files of the create (personality, to 2.56) are written by the guest from its config drive.
+    (Through the API: the CLI's --file sends an open file object and fails before the request.)"""
+    key = tmp_path / "key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    nova = Nova(qemu_cloud, version="2.56")
+    assert nova.http.post("/os-keypairs", json={"keypair": {
+        "name": "personal", "public_key": key.with_suffix(".pub").read_text()}}).status_code == 201
+    response = nova.create(guest_image, "42", name="personal", key_name="personal", networks="auto", personality=[
+        {"path": "/etc/motd.d/monostack", "contents": base64.b64encode(b"injected by personality\n").decode()},
+        {"path": "root/relative.txt", "contents": base64.b64encode(b"relative").decode()}])
+    assert response.status_code == 202, response.text
+    server_id = response.json()["server"]["id"]
+    nova.wait(server_id, "ACTIVE")
+    wait_console(qemu_cloud, server_id, "MONOSTACK-GUEST: login prompt")
+    assert "MONOSTACK-GUEST: files injected 2" in console(qemu_cloud, server_id)
+    assert ssh(qemu_cloud, server_id, key, "cat /etc/motd.d/monostack /root/relative.txt") == \
+        "injected by personality\nrelative"
+    assert nova.http.delete(f"/servers/{server_id}").status_code == 204
+    nova.wait(server_id, "DELETED", timeout=120)
 
 
 def test_serial_console_over_websocket(qemu_cloud: RunningCloud, guest_image: str) -> None:

@@ -294,8 +294,9 @@ class ComputeAgent:
         return [volume_api.disk(b.volume_id, b.connection_info, b.device_name) for b in bdms]
 
     def wants_config_drive(self, row: Any) -> bool:
+        """Asked for, forced, the guest's only metadata (no networking), or carrying its personality files."""
         return bool(row.config_drive or self.svc.conf.compute.force_config_drive
-                    or not self.network.has_networking)
+                    or not self.network.has_networking or row.injected_files)
 
     def builds_config_drive(self, row: Any) -> bool:
         return self.wants_config_drive(row) and self.metadata is not None

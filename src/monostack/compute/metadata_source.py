@@ -44,7 +44,8 @@ def instance_metadata(row: models.Instance) -> InstanceMetadata:
         metadata={m.key: m.value for m in row.metadata_items}, image_id=row.image_ref or None,
         flavor_name=(row.flavor or {}).get("name", ""), security_groups=list(row.security_groups or []),
         root_device_name=row.root_device_name, network_info=interfaces(row.network_info),
-        password=row.guest_password)
+        password=row.guest_password,
+        files=[(path, base64.b64decode(contents)) for path, contents in row.injected_files or []])
 
 
 class MetadataSource:

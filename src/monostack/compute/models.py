@@ -49,6 +49,7 @@ class Instance(Base):
     key_name: orm.Mapped[str | None] = _col(sa.String(255))
     key_data: orm.Mapped[str | None] = _col(sa.Text)
     user_data: orm.Mapped[str | None] = _col(sa.Text)  # base64, as given
+    injected_files: orm.Mapped[list | None] = _col(Json)  # personality: [[path, base64 contents], ...]
     config_drive: orm.Mapped[bool] = _col(sa.Boolean, default=False)
     vm_state: orm.Mapped[str] = _col(sa.String(32), index=True)
     task_state: orm.Mapped[str | None] = _col(sa.String(64))

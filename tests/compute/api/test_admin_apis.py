@@ -12,11 +12,6 @@ from tests.compute.conftest import Nova
 
 
 @pytest.fixture(scope="module")
-def nova(compute_cloud) -> Nova:
-    return Nova(compute_cloud)
-
-
-@pytest.fixture(scope="module")
 def member(compute_cloud) -> Nova:
     return Nova(compute_cloud, user="monostack")
 

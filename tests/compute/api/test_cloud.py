@@ -6,14 +6,8 @@ from __future__ import annotations
 import time
 
 import httpx
-import pytest
 
 from tests.compute.conftest import Nova
-
-
-@pytest.fixture(scope="module")
-def nova(compute_cloud) -> Nova:
-    return Nova(compute_cloud)
 
 
 def project_id(nova: Nova) -> str:

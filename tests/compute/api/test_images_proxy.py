@@ -9,11 +9,6 @@ from tests.compute.conftest import Nova
 
 
 @pytest.fixture(scope="module")
-def nova(compute_cloud) -> Nova:
-    return Nova(compute_cloud)
-
-
-@pytest.fixture(scope="module")
 def image_id(nova: Nova) -> str:
     return nova.image(visibility="public", name="proxied", min_ram=64, hw_disk_bus="virtio")
 

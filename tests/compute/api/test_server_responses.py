@@ -15,16 +15,6 @@ EXTENSION_KEYS = {"OS-EXT-AZ:availability_zone", "config_drive", "OS-SRV-USG:lau
 
 
 @pytest.fixture(scope="module")
-def nova(compute_cloud) -> Nova:
-    return Nova(compute_cloud)
-
-
-@pytest.fixture(scope="module")
-def image_id(nova: Nova) -> str:
-    return nova.image(visibility="public")
-
-
-@pytest.fixture(scope="module")
 def server_id(nova: Nova, image_id: str) -> str:
     response = nova.create(image_id, name="shapes", accessIPv4="1.1.1.1",
                            accessIPv6="0000:0000:0000:0000:0000:babe:220.12.22.2")

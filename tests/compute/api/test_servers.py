@@ -11,16 +11,6 @@ import pytest
 from tests.compute.conftest import Nova
 
 
-@pytest.fixture(scope="module")
-def nova(compute_cloud) -> Nova:
-    return Nova(compute_cloud)
-
-
-@pytest.fixture(scope="module")
-def image_id(nova: Nova) -> str:
-    return nova.image(visibility="public")
-
-
 def placement_usages(nova: Nova, consumer: str) -> dict:
     response = httpx.get(f"{nova.cloud.url}/placement/allocations/{consumer}",
                          headers={"X-Auth-Token": nova.token, "OpenStack-API-Version": "placement 1.28"})

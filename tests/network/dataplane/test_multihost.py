@@ -97,8 +97,16 @@ class Host:
                 kind == "tun" or (found[0].get("master") or "").startswith("brq"))
 
         await wait_until(f"the agent's tap on {self.name}", lambda: link("tun"), [self])
-        subprocess.run(["ip", "netns", "exec", self.ns, "ip", "-batch", "-"], check=True, capture_output=True,
-                       input=f"link del {tap}\nlink set guest0 name {tap}\n".encode())
+        # The agent may remake its tap between our look and the swap (a busy host: its next pass
+        # found the port again): the swap is repeated until guest0 is gone, i.e. took the name.
+        for _ in range(20):
+            done = subprocess.run(["ip", "netns", "exec", self.ns, "ip", "-force", "-batch", "-"],
+                                  capture_output=True, input=f"link del {tap}\nlink set guest0 name {tap}\n".encode())
+            if in_ns(self.ns, "ip", "link", "show", "guest0", check=False).returncode != 0:
+                break
+            await asyncio.sleep(0.2)
+        else:
+            raise AssertionError(f"the guest's veth could not take the name {tap}: {done.stderr.decode()}")
         await wait_until(f"the guest's veth plugged on {self.name}", lambda: link("veth"), [self])
         return guest
 

@@ -18,7 +18,7 @@ from monostack.common.auth import authenticated
 from monostack.common.context import RequestContext
 from monostack.common.http import JSONResponse, run_blocking
 from monostack.compute import resize_claims, states
-from monostack.compute.api import views
+from monostack.compute.api import personality, views
 from monostack.compute.api.common import at_least, authorize, links, svc
 from monostack.compute.drivers.base import rescue_of, rescue_problem
 
@@ -248,6 +248,8 @@ async def rebuild(request: Request, ctx: RequestContext, row: Any, args: Any) ->
         changes["access_ip_v6"] = args["accessIPv6"]
     if "user_data" in args and at_least(request, "2.57"):
         changes["user_data"] = args["user_data"]
+    # the rebuilt guest's config drive has the files this rebuild names, and no others (as Nova's)
+    changes["injected_files"] = await personality.injected_files(request, args, "rebuild", row.project_id)
     if "key_name" in args and at_least(request, "2.54"):
         if args["key_name"] is None:
             changes.update(key_name=None, key_data=None)

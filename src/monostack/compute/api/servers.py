@@ -24,7 +24,7 @@ from monostack.common.auth import authenticated
 from monostack.common.context import RequestContext
 from monostack.common.http import JSONResponse, run_blocking
 from monostack.compute import states
-from monostack.compute.api import views
+from monostack.compute.api import personality, views
 from monostack.compute.api.common import (at_least, authorize, allowed, collection_next, json_body, links, svc,
                                           validate)
 from monostack.compute.volume_api import MULTIATTACH_MICROVERSION
@@ -174,9 +174,10 @@ async def _resolve(request: Request, ctx: RequestContext, server: dict[str, Any]
         if len(local) > service.conf.compute.max_local_block_devices:
             raise errors.Forbidden("Maximum number of local block devices exceeded.")
     hostname = server.get("hostname") if at_least(request, "2.90") else None
+    files = await personality.injected_files(request, server, "server", ctx.project_id)
     return {"name": server["name"], "description": server.get("description"), "hostname": hostname,
             "flavor": flavor, "image": image, "key": key, "user_data": user_data, "metadata": metadata,
-            "security_groups": group_names or None,
+            "injected_files": files, "security_groups": group_names or None,
             "requested_networks": networks, "availability_zone": zone, "config_drive": _bool(server.get(
                 "config_drive", False)), "bdms": bdms, "min_count": min_count, "max_count": max_count,
             "scheduler_hints": request_hints, "group_uuid": group_uuid, "tags": server.get("tags"),

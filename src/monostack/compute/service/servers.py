@@ -151,7 +151,7 @@ class ServerManager:
                     ephemeral_gb=flavor["ephemeral"], image_ref=(req.get("image") or {}).get("id") or "",
                     image_meta=req.get("image"), key_name=(req.get("key") or {}).get("name"),
                     key_data=(req.get("key") or {}).get("public_key"), user_data=req.get("user_data"),
-                    config_drive=bool(req.get("config_drive")), vm_state=states.BUILDING,
+                    injected_files=req.get("injected_files"), config_drive=bool(req.get("config_drive")), vm_state=states.BUILDING,
                     task_state=states.SCHEDULING, power_state=states.NOSTATE, locked=False,
                     access_ip_v4=canonical_ip(req.get("access_ip_v4")),
                     access_ip_v6=canonical_ip(req.get("access_ip_v6")),
