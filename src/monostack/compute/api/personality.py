@@ -17,7 +17,6 @@ from monostack.common import errors
 from monostack.common.http import run_blocking
 from monostack.compute.api.common import at_least, svc, validate
 
-LAST_MICROVERSION = "2.56"
 SCHEMA = {"type": "array", "items": {
     "type": "object", "additionalProperties": False, "required": ["path", "contents"],
     "properties": {"path": {"type": "string"}, "contents": {"type": "string"}}}}

@@ -33,6 +33,7 @@ are short so that a status query never waits behind a long operation.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
@@ -361,16 +362,21 @@ class QemuDriver(Driver):
                 path.unlink(missing_ok=True)
             return True
 
+        launched = False
         try:
             accel = await self.accelerator()
             argv = qemu_cmd.prelaunch_argv(spec, files, qemu=self.qemu, accel=accel,
                                            version=await self._version_text())
             if not await asyncio.to_thread(fresh_directory):
                 return None
+            launched = True
             await process.start(argv, files.dir, files.qemu_log, timeout=START_TIMEOUT)
             return argv
-        except Exception as err:  # spawn starts the guest the usual way (and kills a half-started one)
+        except Exception as err:  # spawn starts the guest the usual way
             LOG.warning("guest %s: QEMU could not be started ahead of its devices: %s", spec.uuid, err)
+            if launched:  # one that came up late must not stay (spawn would take it for a running guest)
+                with contextlib.suppress(Exception):
+                    await self._kill(spec.uuid)
             return None
 
     async def spawn(self, spec: GuestSpec) -> None:
