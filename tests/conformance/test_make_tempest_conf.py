@@ -307,10 +307,11 @@ def test_main_compute_sections(monkeypatch, clouds_yaml, tmp_path):
     assert "fixed_network_name" not in compute
     assert calls["images"] == 6  # waited two rounds for the background registration
     features = conf["compute-feature-enabled"]
-    for flag in ("console_output", "resize", "pause", "suspend", "shelve", "rescue", "snapshot", "config_drive"):
+    for flag in ("console_output", "resize", "pause", "suspend", "shelve", "rescue", "snapshot", "config_drive",
+                 "personality"):
         assert features[flag] == "True", flag
     for flag in ("serial_console", "live_migration", "cold_migration", "interface_attach",
-                 "attach_encrypted_volume", "change_password", "personality", "metadata_service",
+                 "attach_encrypted_volume", "change_password", "metadata_service",
                  "vnc_console", "spice_console"):
         assert features[flag] == "False", flag
     assert "ServerGroupAntiAffinityFilter" in features["scheduler_enabled_filters"]

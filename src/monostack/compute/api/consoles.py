@@ -44,7 +44,8 @@ def make_token(instance_uuid: str, ttl: int = TOKEN_TTL) -> str:
 def check_token(token: str) -> tuple[str, int] | None:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        payload, _, signature = raw.rpartition(b".")
+        # the payload ("uuid:expiry") has no dot; the raw signature after it may hold one
+        payload, _, signature = raw.partition(b".")
         uuid, _, expires = payload.decode().partition(":")
         if not hmac.compare_digest(hmac.new(_KEY, payload, hashlib.sha256).digest()[:16], signature):
             return None
