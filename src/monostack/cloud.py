@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import gc
 import logging
 import pathlib
 import signal
@@ -207,6 +208,10 @@ class Cloud:
             for plugin in self.plugins:
                 await plugin.start(self)
             await loop.run_in_executor(None, self.write_client_files)
+            # What start-up made lives as long as the process: frozen, it is out of the garbage
+            # collector's full passes, each of which walked it with every request stalled (0.15 to
+            # 0.3 s on a 2-vCPU machine, one server build in five in the boot benchmark).
+            gc.freeze()
             LOG.info("monostack %s ready in %.2f s: %s (clouds.yaml in %s)", __version__,
                      time.monotonic() - started, self.public_url, self.conf.data_dir)
             await serving

@@ -245,10 +245,14 @@ class ComputeAgent:
 
     async def sync_power_states(self) -> None:
         """Nova's _sync_power_states: a guest that stopped on its own makes its server SHUTOFF."""
-        guests = {g.uuid: g for g in await self.driver.list_guests()}
-        for row in await asyncio.to_thread(self.svc.servers.on_host, self.host):
-            if row.task_state is not None or self._busy.get(row.uuid, asyncio.Lock()).locked():
-                continue
+        # Only the idle servers' guests are asked: a QEMU monitor takes one client at a time, and
+        # a build or an action must not wait for this.
+        idle = [row for row in await asyncio.to_thread(self.svc.servers.on_host, self.host)
+                if row.task_state is None and not self._busy.get(row.uuid, asyncio.Lock()).locked()]
+        guests = {g.uuid: g for g in await self.driver.list_guests(only={row.uuid for row in idle})}
+        for row in idle:
+            if self._busy.get(row.uuid, asyncio.Lock()).locked():
+                continue  # an action began meanwhile (finish below also expects no task)
             guest = guests.get(row.uuid)
             power = guest.power_state if guest else PowerState.NOSTATE
             if power == row.power_state:

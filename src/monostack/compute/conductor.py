@@ -62,12 +62,10 @@ class Conductor:
             await self._schedule_one(ctx, uuid, group)
 
     async def _schedule_one(self, ctx: RequestContext, uuid: str, group: dict[str, Any] | None) -> None:
-        row = await asyncio.to_thread(self.svc.servers.by_uuid, uuid)
-        if row is None or row.deleted or row.task_state != states.SCHEDULING:
+        begun = await asyncio.to_thread(self._begin, ctx, uuid, group)
+        if begun is None:
             return
-        await asyncio.to_thread(self.svc.actions.event, uuid, self._request_id(ctx, row),
-                                "conductor_schedule_and_build_instances", start=True)
-        spec = await asyncio.to_thread(self._spec, row, group)
+        row, spec = begun
         try:
             host = await self._select(spec, boot_from_volume=not row.image_ref)
         except Exception as err:  # NoValidHost, or Placement out of reach after the retries
@@ -79,16 +77,31 @@ class Conductor:
                                     "conductor_schedule_and_build_instances", error=err)
             self.svc.notify("compute.instance.create.error", {"instance_id": uuid, "message": message})
             return
-        placed = await asyncio.to_thread(
-            self.svc.servers.finish, uuid, expected_task=states.SCHEDULING, host=host.host, node=host.node,
-            availability_zone=row.availability_zone or host.zone, build_attempts=(row.build_attempts or 0) + 1,
-            tried_hosts=[*(row.tried_hosts or []), host.host])
-        await asyncio.to_thread(self.svc.actions.event, uuid, self._request_id(ctx, row),
-                                "conductor_schedule_and_build_instances")
-        if placed is None:  # deleted while we scheduled
+        if await asyncio.to_thread(self._place, ctx, row, host) is None:  # deleted while we scheduled
             await self.placement.delete_allocations(uuid)
             return
         await self.bus.cast("compute", "build", ctx, server=host.host, instance_uuid=uuid)
+
+    # The database work of a decision is two thread trips, one before and one after it: every
+    # trip waits for a worker thread and the event loop again, on the way to the guest's start.
+    def _begin(self, ctx: RequestContext, uuid: str, group: dict[str, Any] | None) -> tuple[Any, RequestSpec] | None:
+        """The server's row and request spec, its scheduling event begun; None when it no longer
+        waits for a host."""
+        row = self.svc.servers.by_uuid(uuid)
+        if row is None or row.deleted or row.task_state != states.SCHEDULING:
+            return None
+        self.svc.actions.event(uuid, self._request_id(ctx, row), "conductor_schedule_and_build_instances",
+                               start=True)
+        return row, self._spec(row, group)
+
+    def _place(self, ctx: RequestContext, row: Any, host: Any) -> Any:
+        """The server on its host (None: deleted meanwhile), the scheduling event finished."""
+        placed = self.svc.servers.finish(
+            row.uuid, expected_task=states.SCHEDULING, host=host.host, node=host.node,
+            availability_zone=row.availability_zone or host.zone, build_attempts=(row.build_attempts or 0) + 1,
+            tried_hosts=[*(row.tried_hosts or []), host.host])
+        self.svc.actions.event(row.uuid, self._request_id(ctx, row), "conductor_schedule_and_build_instances")
+        return placed
 
     async def _select(self, spec: RequestSpec, *, boot_from_volume: bool) -> Any:
         """A host, claimed; a Placement that does not answer is asked again (three times in all),

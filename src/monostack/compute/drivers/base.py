@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import pathlib
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Collection
 
 
 class PowerState(enum.IntEnum):
@@ -184,8 +184,9 @@ class Driver:
     async def close(self) -> None:
         """At agent stop: let go of what this object holds (live console connections). Guests keep running."""
 
-    async def list_guests(self) -> list[GuestInfo]:
-        """Every guest this driver knows on the host (running or not)."""
+    async def list_guests(self, only: Collection[str] | None = None) -> list[GuestInfo]:
+        """Every guest this driver knows on the host (running or not), or those of them named in
+        `only` (the others' monitors are not asked: a build may be busy with its own)."""
         raise NotImplementedError
 
     # -- lifecycle ----------------------------------------------------------------

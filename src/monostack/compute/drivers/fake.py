@@ -15,7 +15,7 @@ import dataclasses
 import pathlib
 import shutil
 import time
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Collection
 
 from monostack.compute.drivers.base import (Disk, Driver, DriverError, GuestInfo, GuestNotFound, GuestSpec,
                                             HostResources, Nic, PowerState, Rescue)
@@ -86,8 +86,8 @@ class FakeDriver(Driver):
                                    memory_mb_used=sum(g.spec.memory_mb for g in running),
                                    disk_gb_used=sum(g.spec.root_gb + g.spec.ephemeral_gb for g in self.guests.values()))
 
-    async def list_guests(self) -> list[GuestInfo]:
-        return [GuestInfo(uuid=u, power_state=g.power) for u, g in self.guests.items()]
+    async def list_guests(self, only: Collection[str] | None = None) -> list[GuestInfo]:
+        return [GuestInfo(uuid=u, power_state=g.power) for u, g in self.guests.items() if only is None or u in only]
 
     async def spawn(self, spec: GuestSpec) -> None:
         self.calls.append(("spawn", spec.uuid))

@@ -41,7 +41,7 @@ import pathlib
 import shutil
 import socket
 import uuid as uuid_module
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Collection
 
 from monostack.compute.drivers import (console, diagnostics, disks, host, kvm_probe, process, qemu_cmd, qmp,
                                        taps)
@@ -320,9 +320,11 @@ class QemuDriver(Driver):
 
         return await asyncio.to_thread(scan)
 
-    async def list_guests(self) -> list[GuestInfo]:
+    async def list_guests(self, only: Collection[str] | None = None) -> list[GuestInfo]:
         guests = []
         for uuid, pid in (await self._guest_pids()).items():
+            if only is not None and uuid not in only:
+                continue
             power = await self._power(uuid, pid)
             guests.append(GuestInfo(uuid=uuid, power_state=power, pid=pid))
         return guests
@@ -417,6 +419,10 @@ class QemuDriver(Driver):
         if not qemu_cmd.hot_addable(devs):
             return False
         LOG.info("starting guest %s (%s, %s, prelaunched)", spec.uuid, spec.name, accel)
+        # guest.json is written while QEMU takes the devices, not after (a False below starts the
+        # guest cold, which writes it again)
+        cold = qemu_cmd.argv(spec, files, qemu=self.qemu, accel=accel, slots=slots, version=version)
+        recorded = asyncio.ensure_future(self._record(spec, files, accel, cold, prelaunched=True))
         try:
             async with qmp.session(files.qmp_sock) as s:
                 if (await s.execute("query-status"))["status"] != "prelaunch":
@@ -432,11 +438,9 @@ class QemuDriver(Driver):
             LOG.warning("guest %s: the prelaunched QEMU did not take its devices (%s); starting it anew",
                         spec.uuid, err)
             return False
-        if status != "running":
-            return False
-        cold = qemu_cmd.argv(spec, files, qemu=self.qemu, accel=accel, slots=slots, version=version)
-        await self._record(spec, files, accel, cold, prelaunched=True)
-        return True
+        finally:
+            await recorded
+        return status == "running"
 
     async def _local_disks(self, spec: GuestSpec, files: InstanceFiles, *, fresh: bool) -> None:
         """The ephemeral and swap disks the flavor asks for (made, grown or remade as needed)."""

@@ -55,8 +55,11 @@ class Scheduler:
     async def select_and_claim(self, spec: RequestSpec, *, boot_from_volume: bool = False) -> HostState:
         started = time.perf_counter()
         try:
-            candidates = await self.placement.allocation_candidates(resources_of(spec.flavor, boot_from_volume))
-            hosts = await asyncio.to_thread(self._host_states, candidates, spec)
+            # What the database knows of the hosts is read while Placement answers.
+            candidates, known = await asyncio.gather(
+                self.placement.allocation_candidates(resources_of(spec.flavor, boot_from_volume)),
+                asyncio.to_thread(self._known_hosts))
+            hosts = self._host_states(candidates, known)
             if not hosts:
                 raise NoValidHost("There are not enough hosts available.")
             for name, check in filters.FILTERS:
@@ -73,7 +76,12 @@ class Scheduler:
             self.decisions += 1
             self.decision_seconds += time.perf_counter() - started
 
-    def _host_states(self, candidates: dict[str, Any], spec: RequestSpec) -> list[HostState]:
+    def _known_hosts(self) -> dict[str, Any]:
+        """One read each of the nodes, the services, the zones and the aggregates, whatever the number of hosts."""
+        return {"nodes": {n.uuid: n for n in self.svc.hosts.nodes()}, "services": self.svc.hosts.compute_services(),
+                "zones": self.svc.aggregates.zones_of_hosts(), "aggregates": self.svc.aggregates.aggregates_by_host()}
+
+    def _host_states(self, candidates: dict[str, Any], known: dict[str, Any]) -> list[HostState]:
         """Join Placement's candidates with what the database knows of each host."""
         summaries = candidates.get("provider_summaries", {})
         requests = {}
@@ -81,13 +89,7 @@ class Scheduler:
             providers = list(request["allocations"])
             if len(providers) == 1:
                 requests.setdefault(providers[0], request)
-        if not requests:
-            return []
-        # One read each of the nodes, the services, the zones and the aggregates, whatever the number of hosts.
-        nodes = {n.uuid: n for n in self.svc.hosts.nodes()}
-        services = self.svc.hosts.compute_services()
-        zones = self.svc.aggregates.zones_of_hosts()
-        aggregates = self.svc.aggregates.aggregates_by_host()
+        nodes, services, zones, aggregates = known["nodes"], known["services"], known["zones"], known["aggregates"]
         default_zone = self.svc.aggregates.default_zone
         states = []
         for rp_uuid, request in requests.items():
