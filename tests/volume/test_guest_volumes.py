@@ -127,6 +127,11 @@ def test_a_server_boots_from_a_volume_made_from_the_image(vol_cloud: RunningClou
     assert server["status"] == "ACTIVE"
     volumes = {v["Name"]: v for v in cli(vol_cloud, "volume", "list", "-f", "json")}
     assert volumes["bfv1-volume"]["Status"] == "in-use"
+    # the boot volume is the root disk, named so in Compute and in Block Storage (Nova's /dev/vda)
+    attachments = cli(vol_cloud, "server", "volume", "list", "bfv1", "-f", "json")
+    assert [a["Device"] for a in attachments] == ["/dev/vda"], attachments
+    shown = cli(vol_cloud, "volume", "show", "bfv1-volume", "-f", "json")
+    assert shown["attachments"][0]["device"] == "/dev/vda", shown["attachments"]
     deadline = time.monotonic() + 180
     while "MONOSTACK-GUEST: login prompt" not in cli(vol_cloud, "console", "log", "show", "bfv1").stdout:
         assert time.monotonic() < deadline, "the server booted from a volume never reached its login prompt"
@@ -268,3 +273,32 @@ def test_backups_and_uploads_of_an_in_use_volume_hold_what_the_guest_wrote(vol_c
         time.sleep(1)
     assert "after-backup" in wait_guest(vol_cloud, guest, f"dd if={device} bs=512 count=1 2>/dev/null | tr -d '\\0'",
                                         timeout=120)
+
+
+def test_a_scsi_image_boots_on_scsi_and_its_volumes_go_there(vol_cloud: RunningCloud, key: pathlib.Path) -> None:
+    """An image asking for SCSI disks (hw_disk_bus=scsi, hw_scsi_model=virtio-scsi, as Tempest's SCSI
+    test makes one): the server's root is /dev/sda, a volume attached to it is named /dev/sdb and
+    is the guest's sdb, and it goes as it came."""
+    from monostack.image.guest import default_cache_dir, ensure_guest_image
+    cli(vol_cloud, "image", "create", "--file", str(ensure_guest_image(default_cache_dir())),
+        "--disk-format", "qcow2", "--property", "hw_disk_bus=scsi", "--property", "hw_scsi_model=virtio-scsi",
+        "--property", "hw_cdrom_bus=scsi", "scsi-image")
+    server = cli(vol_cloud, "server", "create", "--image", "scsi-image", "--flavor", "m1.nano", "--key-name", "k",
+                 "--config-drive", "True", "--wait", "on-scsi", "-f", "json")
+    guest = (server["id"], key)
+    shown = cli(vol_cloud, "--os-compute-api-version", "2.96", "server", "show", "on-scsi", "-f", "json")
+    assert shown["OS-EXT-SRV-ATTR:root_device_name"] == "/dev/sda"
+    disks = "lsblk -lbn --nodeps -o NAME,TYPE | awk '$2 == \"disk\" {print $1}'"
+    assert wait_guest(vol_cloud, guest, disks, "sda", timeout=180).split() == ["sda"]
+    cli(vol_cloud, "volume", "create", "--size", "1", "v-scsi")
+    wait_status(vol_cloud, "volume", "v-scsi", "available")
+    cli(vol_cloud, "server", "add", "volume", "on-scsi", "v-scsi")
+    assert wait_status(vol_cloud, "volume", "v-scsi", "in-use")["attachments"][0]["device"] == "/dev/sdb"
+    assert wait_guest(vol_cloud, guest, disks, "sdb").split() == ["sda", "sdb"]
+    cli(vol_cloud, "server", "remove", "volume", "on-scsi", "v-scsi")
+    wait_status(vol_cloud, "volume", "v-scsi", "available")
+    deadline = time.monotonic() + 30
+    while run(vol_cloud, guest, disks).split() != ["sda"]:
+        assert time.monotonic() < deadline, "the guest kept the detached volume"
+        time.sleep(1)
+    cli(vol_cloud, "server", "delete", "--wait", "on-scsi")

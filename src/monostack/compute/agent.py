@@ -213,7 +213,7 @@ class ComputeAgent:
                     # volume), so the guest gets it back; the user may detach it again.
                     LOG.warning("attaching volume %s to %s again: its detach was interrupted", bdm.volume_id, uuid)
                     await self.driver.attach_disk(uuid, volume_api.disk(bdm.volume_id, bdm.connection_info,
-                                                                        bdm.device_name))
+                                                                        bdm.device_name, bus=bdm.disk_bus))
                 continue
             if attachment is not None and present and bdm.connection_info:
                 LOG.warning("completing the interrupted attach of volume %s to %s", bdm.volume_id, uuid)
@@ -269,7 +269,8 @@ class ComputeAgent:
         flavor = flavor or row.flavor
         config_drive = self.config_drive_path(row.uuid) if self.builds_config_drive(row) else None
         return GuestSpec(uuid=row.uuid, name=guest_name(row.id), vcpus=flavor["vcpus"], memory_mb=flavor["ram"],
-                         root_gb=flavor["disk"], config_drive=config_drive)
+                         root_gb=flavor["disk"], config_drive=config_drive,
+                         hw_properties=(row.image_meta or {}).get("properties") or {})
 
     async def spec(self, row: Any, flavor: dict[str, Any] | None = None) -> GuestSpec:
         image_path, image_format = None, "qcow2"
@@ -287,15 +288,14 @@ class ComputeAgent:
             self.machine_spec(row, flavor), ephemeral_gb=flavor.get("ephemeral", 0),
             swap_mb=flavor.get("swap", 0) or 0, image_path=image_path, image_format=image_format,
             config_drive=config_drive if config_drive.exists() else None,
-            nics=self.network.nics(row.network_info or []), disks=self._disks(volumes),
-            hw_properties=(row.image_meta or {}).get("properties") or {})
+            nics=self.network.nics(row.network_info or []), disks=self._disks(volumes))
 
     @staticmethod
     def _disks(volumes: list[Any]) -> list[Any]:
         """The connected ones of the server's volume mappings, the boot volume first."""
         bdms = [b for b in volumes if b.connection_info]
         bdms.sort(key=lambda b: (b.boot_index is None or b.boot_index < 0, b.boot_index or 0, b.id))
-        return [volume_api.disk(b.volume_id, b.connection_info, b.device_name) for b in bdms]
+        return [volume_api.disk(b.volume_id, b.connection_info, b.device_name, bus=b.disk_bus) for b in bdms]
 
     def wants_config_drive(self, row: Any) -> bool:
         """Asked for, forced, the guest's only metadata (no networking), or carrying its personality files."""
@@ -439,7 +439,7 @@ class ComputeAgent:
                                                                       "mountpoint": bdm.device_name})
         info = updated.get("connection_info") or {}
         await asyncio.to_thread(self.svc.servers.update_block_device, bdm.uuid, connection_info=info)
-        return volume_api.disk(bdm.volume_id, info, bdm.device_name)
+        return volume_api.disk(bdm.volume_id, info, bdm.device_name, bus=bdm.disk_bus)
 
     async def attach_volume(self, server_uuid: str, bdm_uuid: str) -> None:
         """A reserved volume connected, hot-plugged into the guest (or into its next start when it
@@ -556,7 +556,7 @@ class ComputeAgent:
                                 if b.volume_id == volume_id and b.connection_info), None)
                     if bdm is None:
                         raise DriverError(f"volume {volume_id} is not attached to server {server_uuid}")
-                    disk = volume_api.disk(volume_id, bdm.connection_info, bdm.device_name)
+                    disk = volume_api.disk(volume_id, bdm.connection_info, bdm.device_name, bus=bdm.disk_bus)
                     await disks.convert_standalone(disk.path, pathlib.Path(target), disk.format)
                     return
         await self.driver.snapshot_disk(server_uuid, volume_id, pathlib.Path(target))

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from monostack.compute import models
 from monostack.compute.metadata.configdrive import build_config_drive
 from monostack.compute.metadata.instance import FixedIP, InstanceMetadata, Interface, Keypair, Subnet
+from monostack.compute.service.servers import device_prefix, disk_bus, flavor_disk_names
 
 if TYPE_CHECKING:
     from monostack.compute.service import ComputeService
@@ -36,6 +37,11 @@ def interfaces(network_info: list[dict[str, Any]] | None) -> list[Interface]:
 
 def instance_metadata(row: models.Instance) -> InstanceMetadata:
     user_data = base64.b64decode(row.user_data) if row.user_data else None
+    flavor = row.flavor or {}
+    # EC2's ephemeral0 and swap: the flavor's own disks, named on the image's bus
+    names = iter(flavor_disk_names(flavor, device_prefix(disk_bus(row.image_meta))))
+    ephemeral = next(names) if flavor.get("ephemeral") else None
+    swap = next(names) if flavor.get("swap") else None
     keypairs = [Keypair(name=row.key_name, public_key=row.key_data)] if row.key_name and row.key_data else []
     return InstanceMetadata(
         uuid=row.uuid, ec2_id=row.id, hostname=row.hostname or "server", name=row.display_name or "",
@@ -43,7 +49,8 @@ def instance_metadata(row: models.Instance) -> InstanceMetadata:
         reservation_id=row.reservation_id or "", key_name=row.key_name, keypairs=keypairs, user_data=user_data,
         metadata={m.key: m.value for m in row.metadata_items}, image_id=row.image_ref or None,
         flavor_name=(row.flavor or {}).get("name", ""), security_groups=list(row.security_groups or []),
-        root_device_name=row.root_device_name, network_info=interfaces(row.network_info),
+        root_device_name=row.root_device_name, default_ephemeral_device=ephemeral, default_swap_device=swap,
+        network_info=interfaces(row.network_info),
         password=row.guest_password,
         files=[(path, base64.b64decode(contents)) for path, contents in row.injected_files or []])
 

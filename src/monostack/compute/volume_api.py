@@ -44,8 +44,8 @@ def _address() -> str:
 
 
 def disk(volume_id: str, connection_info: dict[str, Any], device_name: str | None,
-         read_only: bool = False) -> Disk:
-    """The driver's Disk from a connection_info of a file-backed volume."""
+         read_only: bool = False, bus: str | None = None) -> Disk:
+    """The driver's Disk from a connection_info of a file-backed volume, on its mapping's bus."""
     data = connection_info.get("data") or {}
     if connection_info.get("driver_volume_type") not in ("file", "local", "nfs") or not data.get("device_path"):
         raise errors.BadRequest(f"Volume {volume_id} cannot be attached on this host: "
@@ -58,7 +58,7 @@ def disk(volume_id: str, connection_info: dict[str, Any], device_name: str | Non
                                 f"cannot share.")
     return Disk(volume_id=volume_id, path=pathlib.Path(data["device_path"]), format=fmt,
                 device_name=device_name or "", serial=volume_id,
-                read_only=read_only or data.get("access_mode") == "ro", shareable=shareable)
+                read_only=read_only or data.get("access_mode") == "ro", shareable=shareable, bus=bus or "virtio")
 
 
 class VolumeAPI:

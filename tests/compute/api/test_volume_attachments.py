@@ -206,3 +206,14 @@ async def test_a_server_boots_only_from_a_bootable_volume(compute_svc, volumes) 
         await _make_volumes(compute_svc, ctx, request, supports_multiattach=True)
     volumes.volumes["data"]["bootable"] = "true"  # Cinder's string
     assert await _make_volumes(compute_svc, ctx, request, supports_multiattach=True) == []
+
+
+async def test_an_attached_volume_is_named_after_the_flavors_own_disks(compute_api, compute_svc, volumes) -> None:
+    from tests.compute.api.harness import server_row
+
+    flavor = dict(server_row().flavor, ephemeral=1, swap=512)
+    server = add_server(compute_svc, flavor=flavor, ephemeral_gb=1).uuid
+    volumes.add("v", multiattach=False)
+    attached = await attach(compute_api, server, "v", "2.60")
+    assert attached.status_code == 200, attached.text
+    assert attached.json()["volumeAttachment"]["device"] == "/dev/vdd"  # vdb ephemeral, vdc swap

@@ -237,3 +237,79 @@ def test_commas_and_long_socket_paths(tmp_path: pathlib.Path) -> None:
     chardevs = options(argv, "-chardev")
     assert chardevs[0].startswith("socket,id=qmp,path=qmp.sock,")  # relative: QEMU runs in the instance dir
     assert unixsock.qemu_path(tmp_path / "qmp.sock") == str(tmp_path / "qmp.sock")
+
+
+SCSI = {"hw_disk_bus": "scsi", "hw_scsi_model": "virtio-scsi", "hw_cdrom_bus": "scsi"}
+
+
+def test_disks_on_the_scsi_bus_the_image_asks_for(tmp_path: pathlib.Path) -> None:
+    files = InstanceFiles(tmp_path / "inst")
+    files.dir.mkdir(parents=True)
+    files.ephemeral.touch()
+    volume = Disk(volume_id="0d7a6cc6-1234-4321-aaaa-000000000001", path=tmp_path / "vol.raw", format="raw",
+                  device_name="/dev/sdc", bus="scsi")
+    s = spec(tmp_path, hw_properties=SCSI, ephemeral_gb=1, disks=[volume], config_drive=tmp_path / "cd.iso")
+    devices = {d["id"]: d for d in json_devices(build(tmp_path, s, files))}
+    assert devices["scsi0"]["driver"] == "virtio-scsi-pci" and "addr" in devices["scsi0"]
+    on_scsi = {"bus": "scsi0.0", "channel": 0, "lun": 0}
+    # each disk at the target its name says (the root sda, the ephemeral disk sdb, the volume sdc)
+    assert devices["disk-root"] == dict(on_scsi, driver="scsi-hd", id="disk-root", drive="root", **{"scsi-id": 0},
+                                        bootindex=0)
+    assert devices["disk-eph0"]["scsi-id"] == 1 and devices["disk-eph0"]["driver"] == "scsi-hd"
+    vol = devices["vol-0d7a6cc6-1234-4321-aaaa-000000000001"]
+    assert vol["scsi-id"] == 2 and vol["serial"] == "0d7a6cc6-1234-4321-aaaa-000000000001"
+    # the config drive on the controller's last target, out of the disks' way
+    assert devices["cdrom-config"] == dict(on_scsi, driver="scsi-cd", id="cdrom-config", drive="config",
+                                           **{"scsi-id": 255})
+    # the controller comes before its units on the command line
+    order = [d["id"] for d in json_devices(build(tmp_path, s, files))]
+    assert order.index("scsi0") < min(order.index(i) for i in ("disk-root", "disk-eph0", "cdrom-config"))
+    # lsilogic, as Nova's hw_scsi_model names it
+    lsi = {d["id"]: d for d in json_devices(build(tmp_path, spec(tmp_path, hw_properties=dict(
+        SCSI, hw_scsi_model="lsilogic"), config_drive=tmp_path / "cd.iso"), files))}
+    assert lsi["scsi0"]["driver"] == "lsi53c895a" and lsi["cdrom-config"]["scsi-id"] == 6
+    # a virtio image: no controller, virtio-blk and the IDE CD-ROM as before
+    plain = {d["id"]: d for d in json_devices(build(tmp_path, spec(tmp_path, config_drive=tmp_path / "cd.iso"),
+                                                    files))}
+    assert "scsi0" not in plain and plain["disk-root"]["driver"] == "virtio-blk-pci"
+    assert plain["cdrom-config"]["driver"] == "ide-cd"
+
+
+def test_a_scsi_guest_is_prelaunched_without_the_ide_cdrom_and_takes_its_units_at_run_time(
+        tmp_path: pathlib.Path) -> None:
+    files = InstanceFiles(tmp_path / "inst")
+    s = spec(tmp_path, hw_properties=SCSI, config_drive=tmp_path / "cd.iso", nics=[])
+    pre = qemu_cmd.prelaunch_argv(s, files, qemu="qemu-system-x86_64", accel="tcg", version="7.2.22")
+    assert pre == qemu_cmd.machine_argv(s, files, qemu="qemu-system-x86_64", accel="tcg", version="7.2.22") + ["-S"]
+    devs = qemu_cmd.devices(s, files)
+    slots = qemu_cmd.assign_slots(devs, {}, keep_unlisted=False)
+    assert qemu_cmd.hot_addable(devs)
+    adds = [a for dev in devs for n, a in qemu_cmd.hot_add_commands(dev, slots) if n == "device_add"]
+    ids = [a["id"] for a in adds]
+    assert ids.index("scsi0") < ids.index("disk-root") < ids.index("cdrom-config")
+    controller = adds[ids.index("scsi0")]
+    assert controller["addr"] == hex(slots["scsi0"]) and controller["bus"] == "pci.0"
+    assert "addr" not in adds[ids.index("disk-root")] and adds[ids.index("disk-root")]["bus"] == "scsi0.0"
+    # an image whose CD-ROM stays on IDE keeps it on the prelaunched command line
+    ide = qemu_cmd.prelaunch_argv(spec(tmp_path, hw_properties={"hw_disk_bus": "scsi"},
+                                       config_drive=tmp_path / "cd.iso"), files,
+                                  qemu="qemu-system-x86_64", accel="tcg", version="7.2.22")
+    assert ide[-2:] == ["-device", json.dumps(qemu_cmd.CONFIG_CDROM)]
+
+
+@pytest.mark.parametrize("properties, text", [
+    ({"hw_disk_bus": "xen"}, "Disk bus 'xen' is not supported"),
+    ({"hw_disk_bus": "scsi", "hw_scsi_model": "buslogic"}, "SCSI controller model 'buslogic'"),
+    ({"hw_cdrom_bus": "usb"}, "CD-ROM bus 'usb' is not supported"),
+])
+def test_buses_the_driver_does_not_give_are_refused(tmp_path: pathlib.Path, properties, text) -> None:
+    with pytest.raises(ValueError, match=text):
+        qemu_cmd.devices(spec(tmp_path, hw_properties=properties, config_drive=tmp_path / "cd.iso"),
+                         InstanceFiles(tmp_path / "inst"))
+
+
+def test_a_disks_place_on_its_bus_follows_its_name() -> None:
+    assert [qemu_cmd.name_index(n) for n in ("/dev/sda", "sdb", "/dev/vdz", "/dev/sdaa", "/dev/xvdc")] == [
+        0, 1, 25, 26, 2]
+    with pytest.raises(ValueError):
+        qemu_cmd.name_index("")

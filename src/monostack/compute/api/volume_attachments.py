@@ -101,8 +101,7 @@ async def attach_volume(server_id: str, request: Request, ctx: RequestContext = 
         bdm = await run_blocking(service.servers.add_block_device, row.uuid, source_type="volume",
                                  destination_type="volume", volume_id=volume_id, device_name=device,
                                  attachment_id=reserved["id"], tag=attachment.get("tag"),
-                                 delete_on_termination=bool(delete_on_termination), device_type="disk",
-                                 disk_bus="virtio")
+                                 delete_on_termination=bool(delete_on_termination), device_type="disk")
         if row.host:
             await service.conductor.call_agent(row, "attach_volume", instance_uuid=row.uuid, bdm_uuid=bdm.uuid)
         else:

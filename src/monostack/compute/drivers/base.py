@@ -66,6 +66,7 @@ class Disk:
     # A multiattach volume other guests may write at the same time (libvirt's <shareable/>): the
     # guest's QEMU shares write access to the file (share-rw=on) instead of locking it for itself.
     shareable: bool = False
+    bus: str = "virtio"  # or "scsi" (the mapping's disk_bus); a SCSI disk's target follows device_name
 
 
 @dataclasses.dataclass

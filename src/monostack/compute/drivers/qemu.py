@@ -663,6 +663,9 @@ class QemuDriver(Driver):
         return {d["qdev_id"] or f"#{d['slot']}": d["slot"] for bus in buses for d in bus.get("devices", [])}
 
     async def _hotplug(self, uuid: str, dev: qemu_cmd.Device) -> None:
+        if dev.on_scsi:
+            await self._hotplug_scsi(uuid, dev)
+            return
         files = self.files(uuid)
         state = await self._devices_state(files)
         if await self._pid(uuid) is None:  # cold: the next start creates it from the spec
@@ -698,6 +701,26 @@ class QemuDriver(Driver):
                     await s.execute("netdev_del", {"id": dev.netdev["id"]})
                 raise
         await self._save_devices_state(files, state)
+
+    async def _hotplug_scsi(self, uuid: str, dev: qemu_cmd.Device) -> None:
+        """A unit on the guest's SCSI controller, the controller added first when the guest has none
+        yet (of the model its image asks for).  A guest not running gets both at its next start."""
+        if await self._pid(uuid) is None or await self._present(uuid, dev.id):
+            return
+        files = self.files(uuid)
+        if qemu_cmd.SCSI_CONTROLLER_ID not in await self._pci_slots(uuid):
+            recorded = await asyncio.to_thread(files.read_json, files.guest_json)
+            await self._hotplug(uuid, qemu_cmd.scsi_controller(recorded.get("spec", {}).get("hw_properties") or {}))
+        assert dev.blockdev is not None
+        if await self._stale_node(uuid, dev.blockdev["node-name"]):
+            await self._del_node(uuid, dev.blockdev["node-name"])  # left by a detach QEMU had not finished
+        async with qmp.session(files.qmp_sock) as s:
+            await s.execute("blockdev-add", dev.blockdev)
+            try:
+                await s.execute("device_add", dev.device)
+            except qmp.QMPCommandError:
+                await s.execute("blockdev-del", {"node-name": dev.blockdev["node-name"]})
+                raise
 
     async def _unplug(self, uuid: str, dev_id: str, *, node: str = "", netdev: str = "") -> None:
         files = self.files(uuid)

@@ -17,6 +17,7 @@ import dataclasses
 import hashlib
 import json
 import pathlib
+import re
 import shlex
 from typing import Any
 
@@ -31,6 +32,14 @@ SMBIOS_MANUFACTURER = "OpenStack Foundation"
 SMBIOS_FAMILY = "Virtual Machine"
 # The config drive: a CD-ROM on the IDE controller's second channel (its medium added apart).
 CONFIG_CDROM = {"driver": "ide-cd", "id": "cdrom-config", "bus": "ide.1"}
+# The buses this driver puts a disk on (an image's hw_disk_bus, a mapping's disk_bus) and the
+# config drive's CD-ROM on (hw_cdrom_bus); libvirt's defaults: virtio and IDE.
+DISK_BUSES = ("virtio", "scsi")
+CDROM_BUSES = ("ide", "scsi")
+# hw_scsi_model -> the controller; (the highest SCSI target it takes: the config drive's CD-ROM sits
+# there, out of the way of the disks, whose targets follow their names: sda 0, sdb 1, ...)
+SCSI_CONTROLLERS = {"virtio-scsi": ("virtio-scsi-pci", 255), "lsilogic": ("lsi53c895a", 6)}
+SCSI_CONTROLLER_ID = "scsi0"
 
 
 def _short(prefix: str, key: str) -> str:
@@ -75,6 +84,41 @@ class Device:
     blockdev: dict[str, Any] | None = None
     netdev: dict[str, Any] | None = None
     pci: bool = True
+    on_scsi: bool = False  # a unit on the SCSI controller: added at run time without a PCI slot
+
+
+def disk_bus(spec: GuestSpec) -> str:
+    return str(spec.hw_properties.get("hw_disk_bus") or "virtio")
+
+
+def cdrom_bus(spec: GuestSpec) -> str:
+    return str(spec.hw_properties.get("hw_cdrom_bus") or "ide")
+
+
+def scsi_controller(properties: dict[str, Any]) -> Device:
+    model = str(properties.get("hw_scsi_model") or "virtio-scsi")
+    if model not in SCSI_CONTROLLERS:
+        raise ValueError(f"SCSI controller model {model!r} is not supported by the qemu virt driver "
+                         f"(supported: {', '.join(SCSI_CONTROLLERS)})")
+    return Device(SCSI_CONTROLLER_ID, {"driver": SCSI_CONTROLLERS[model][0], "id": SCSI_CONTROLLER_ID})
+
+
+def name_index(device_name: str) -> int:
+    """A disk's place on its bus from its name, as libvirt reads a target: sda 0, sdb 1, ..., sdz
+    25, sdaa 26 (vd, hd and xvd names alike)."""
+    match = re.fullmatch(r"(?:/dev/)?(?:xvd|[vsh]d)([a-z]+)", device_name or "")
+    if match is None:
+        raise ValueError(f"device name {device_name!r} does not say where the disk goes on its bus")
+    index = 0
+    for letter in match.group(1):
+        index = index * 26 + ord(letter) - ord("a") + 1
+    return index - 1
+
+
+def _check_bus(bus: str) -> None:
+    if bus not in DISK_BUSES:
+        raise ValueError(f"Disk bus {bus!r} is not supported by the qemu virt driver "
+                         f"(supported: {', '.join(DISK_BUSES)})")
 
 
 def blockdev(node: str, path: pathlib.Path, fmt: str, read_only: bool = False) -> dict[str, Any]:
@@ -83,8 +127,14 @@ def blockdev(node: str, path: pathlib.Path, fmt: str, read_only: bool = False) -
 
 
 def disk_device(dev_id: str, node: str, path: pathlib.Path, fmt: str, *, serial: str = "",
-                bootindex: int | None = None, read_only: bool = False, shareable: bool = False) -> Device:
+                bootindex: int | None = None, read_only: bool = False, shareable: bool = False,
+                bus: str = "virtio", unit: int = 0) -> Device:
+    """A disk on virtio-blk (a PCI device of its own) or on the SCSI controller at target unit."""
+    _check_bus(bus)
     device: dict[str, Any] = {"driver": "virtio-blk-pci", "id": dev_id, "drive": node}
+    if bus == "scsi":
+        device = {"driver": "scsi-hd", "id": dev_id, "drive": node, "bus": f"{SCSI_CONTROLLER_ID}.0",
+                  "channel": 0, "scsi-id": unit, "lun": 0}
     if shareable:
         # A multiattach volume: the device lets other users of the file write too (share-rw), so
         # QEMU takes its image lock shared, and the next guest's QEMU opening the same raw file gets
@@ -92,16 +142,19 @@ def disk_device(dev_id: str, node: str, path: pathlib.Path, fmt: str, *, serial:
         # still sees that guests write the file (qemu_img.in_use), and qcow2 is refused by QEMU.
         device["share-rw"] = True
     if serial:
-        device["serial"] = serial[:20]  # virtio-blk serials hold 20 bytes (Nova passes the volume id, cut)
+        # virtio-blk serials hold 20 bytes, SCSI ones 36 (Nova passes the volume id, cut)
+        device["serial"] = serial[:36 if bus == "scsi" else 20]
     if bootindex is not None:
         device["bootindex"] = bootindex
-    return Device(dev_id, device, blockdev=blockdev(node, path, fmt, read_only))
+    return Device(dev_id, device, blockdev=blockdev(node, path, fmt, read_only), pci=bus != "scsi",
+                  on_scsi=bus == "scsi")
 
 
 def volume(disk: Disk, bootindex: int | None = None) -> Device:
     return disk_device(volume_device_id(disk.volume_id), volume_node(disk.volume_id), disk.path, disk.format,
                        serial=disk.serial or disk.volume_id, bootindex=bootindex, read_only=disk.read_only,
-                       shareable=disk.shareable)
+                       shareable=disk.shareable, bus=disk.bus,
+                       unit=name_index(disk.device_name) if disk.bus == "scsi" else 0)
 
 
 def nic(n: Nic) -> Device:
@@ -126,32 +179,51 @@ def nic(n: Nic) -> Device:
 def devices(spec: GuestSpec, files: InstanceFiles, *, rescue: Rescue | None = None) -> list[Device]:
     """The guest's devices in a stable order (the order slots are first given in)."""
     out = [Device("rng0", {"driver": "virtio-rng-pci", "id": "rng0"})]
+    bus = disk_bus(spec)
     if rescue is not None and not rescue.stable:  # legacy rescue: the rescue disk, the root disk, no others
         out.append(disk_device("disk-rescue", "rescue", files.rescue, "qcow2", bootindex=0))
         out.append(disk_device("disk-root", "root", files.root, "qcow2"))
     else:
         # Without a rescue the root disk (or the first volume) boots; in a stable rescue every disk
-        # keeps its place and the rescue disk, added last, boots instead.
+        # keeps its place and the rescue disk, added last, boots instead.  The flavor's disks take
+        # the places after the root disk (vdb/sdb, vdc/sdc), as their names in the API say.
         first = 0 if rescue is None else None
         boot_from_volume = spec.image_path is None and not files.root.exists()
+        units = iter(range(1, 3))
         if not boot_from_volume:
-            out.append(disk_device("disk-root", "root", files.root, "qcow2", bootindex=first))
+            out.append(disk_device("disk-root", "root", files.root, "qcow2", bootindex=first, bus=bus))
         if spec.ephemeral_gb and files.ephemeral.exists():
-            out.append(disk_device("disk-eph0", "eph0", files.ephemeral, "raw"))
+            out.append(disk_device("disk-eph0", "eph0", files.ephemeral, "raw", bus=bus, unit=next(units)))
         if spec.swap_mb and files.swap.exists():
-            out.append(disk_device("disk-swap", "swap", files.swap, "raw"))
+            out.append(disk_device("disk-swap", "swap", files.swap, "raw", bus=bus, unit=next(units)))
         for index, disk in enumerate(spec.disks):
             out.append(volume(disk, bootindex=first if boot_from_volume and index == 0 else None))
     out.extend(nic(n) for n in spec.nics)
     config = config_drive_path(spec, files)
     if config is not None:
-        # A CD-ROM on the IDE controller, as Nova attaches an iso9660 config drive: the guest's
-        # cloud-init finds it by its label, config-2.
-        out.append(Device(CONFIG_CDROM["id"], dict(CONFIG_CDROM, drive="config"),
-                          blockdev=blockdev("config", config, "raw", read_only=True), pci=False))
+        out.append(config_cdrom(spec, config))
+    if any(dev.on_scsi for dev in out):  # the controller before its units (the list is their order)
+        out.insert(1, scsi_controller(spec.hw_properties))
     if rescue is not None and rescue.stable:
         out.extend(stable_rescue_devices(rescue, files))
     return out
+
+
+def config_cdrom(spec: GuestSpec, path: pathlib.Path) -> Device:
+    """The config drive: a CD-ROM, as Nova attaches an iso9660 config drive (the guest's cloud-init
+    finds it by its label, config-2), on the IDE controller or, for hw_cdrom_bus=scsi, on the SCSI
+    controller's highest target."""
+    node = blockdev("config", path, "raw", read_only=True)
+    bus = cdrom_bus(spec)
+    if bus == "ide":
+        return Device(CONFIG_CDROM["id"], dict(CONFIG_CDROM, drive="config"), blockdev=node, pci=False)
+    if bus == "scsi":
+        last = SCSI_CONTROLLERS.get(str(spec.hw_properties.get("hw_scsi_model") or "virtio-scsi"), ("", 6))[1]
+        return Device(CONFIG_CDROM["id"], {"driver": "scsi-cd", "id": CONFIG_CDROM["id"], "drive": "config",
+                                           "bus": f"{SCSI_CONTROLLER_ID}.0", "channel": 0, "scsi-id": last,
+                                           "lun": 0}, blockdev=node, pci=False, on_scsi=True)
+    raise ValueError(f"CD-ROM bus {bus!r} is not supported by the qemu virt driver "
+                     f"(supported: {', '.join(CDROM_BUSES)})")
 
 
 def stable_rescue_devices(rescue: Rescue, files: InstanceFiles) -> list[Device]:
@@ -255,12 +327,13 @@ def argv(spec: GuestSpec, files: InstanceFiles, *, qemu: str, accel: str, slots:
 # and a system_reset before it first runs makes the firmware see them as cold-plugged devices (the
 # boot order QEMU hands the firmware is rebuilt at reset: without it a disk's bootindex added in
 # prelaunch is not in it).  The config drive's IDE CD-ROM cannot be hot-plugged, so the drive is
-# on the command line, empty, and the disk goes in as a medium.
+# on the command line, empty, and the disk goes in as a medium; a SCSI controller is a PCI device
+# like the others, and its disks and CD-ROM are added onto it after it.
 
 
 def prelaunch_argv(spec: GuestSpec, files: InstanceFiles, *, qemu: str, accel: str, version: str) -> list[str]:
     cmd = machine_argv(spec, files, qemu=qemu, accel=accel, version=version) + ["-S"]
-    if spec.config_drive is not None:
+    if spec.config_drive is not None and cdrom_bus(spec) == "ide":
         cmd += ["-device", json.dumps(CONFIG_CDROM)]
     return cmd
 
@@ -280,6 +353,8 @@ def hot_add_commands(dev: Device, slots: dict[str, int]) -> list[tuple[str, dict
         commands.append(("netdev_add", dev.netdev))
     if dev.pci:
         return commands + [("device_add", pci_device(dev, slots[dev.id]))]
+    if dev.on_scsi:  # after the controller's own device_add (devices() puts it first)
+        return commands + [("device_add", dev.device)]
     if dev.blockdev is None:
         raise ValueError(f"{dev.id} cannot be added to a prelaunched machine")
     return commands + [("blockdev-open-tray", {"id": dev.id}),
@@ -288,5 +363,6 @@ def hot_add_commands(dev: Device, slots: dict[str, int]) -> list[tuple[str, dict
 
 
 def hot_addable(devs: list[Device]) -> bool:
-    """Every device can be added to a prelaunched machine (PCI devices, the config drive's medium)."""
-    return all(dev.pci or dev.id == CONFIG_CDROM["id"] for dev in devs)
+    """Every device can be added to a prelaunched machine (PCI devices, SCSI units, the config
+    drive's medium)."""
+    return all(dev.pci or dev.on_scsi or dev.id == CONFIG_CDROM["id"] for dev in devs)

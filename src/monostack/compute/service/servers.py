@@ -58,15 +58,70 @@ def _canonical_ips(fields: dict[str, Any]) -> None:
             fields[key] = canonical_ip(fields[key])
 
 
+# A disk's name says its bus, as Nova names them (blockinfo's prefixes): vda on virtio, sda on
+# SCSI (a SCSI disk's target follows its name), hda on IDE.
+DEVICE_PREFIXES = {"virtio": "/dev/vd", "scsi": "/dev/sd", "sata": "/dev/sd", "usb": "/dev/sd", "ide": "/dev/hd",
+                   "xen": "/dev/xvd"}
+
+
+def disk_bus(image_meta: dict[str, Any] | None) -> str:
+    """The bus an image's disks go on (hw_disk_bus; virtio when it says nothing)."""
+    return str(((image_meta or {}).get("properties") or {}).get("hw_disk_bus") or "virtio")
+
+
+def device_prefix(bus: str | None) -> str:
+    return DEVICE_PREFIXES.get(bus or "virtio", "/dev/vd")
+
+
+def on_bus(name: str | None, prefix: str) -> bool:
+    """The name is one of the prefix's bus (a name of another bus is not kept: libvirt too names a
+    disk after the bus it is on)."""
+    return bool(name) and str(name).rsplit("/", 1)[-1].startswith(prefix.rsplit("/", 1)[-1])
+
+
 def next_device_name(taken: Iterable[str | None], prefix: str = "/dev/vd") -> str:
-    """The first free virtio disk name after the root disk (vda): /dev/vdb, ..., /dev/vdz, /dev/vdaa."""
-    used = {name.rsplit("/", 1)[-1] for name in taken if name} | {"vda"}
+    """The first free name on the prefix's bus after its root disk (vda): /dev/vdb, ..., /dev/vdz, /dev/vdaa."""
+    base = prefix.rsplit("/", 1)[-1]
+    used = {name.rsplit("/", 1)[-1] for name in taken if name} | {f"{base}a"}
     letters = string.ascii_lowercase
     candidates = [a for a in letters] + [a + b for a in letters for b in letters]
     for suffix in candidates:
-        if f"vd{suffix}" not in used:
+        if f"{base}{suffix}" not in used:
             return f"{prefix}{suffix}"
-    raise errors.BadRequest("No free disk device names for prefix 'vd'")
+    raise errors.BadRequest(f"No free disk device names for prefix '{base}'")
+
+
+def flavor_disk_names(flavor: dict[str, Any], prefix: str = "/dev/vd") -> list[str]:
+    """The names the flavor's ephemeral and swap disks take after the root disk, as Nova gives
+    them (/dev/vdb, /dev/vdc): the guest sees them before any volume (their places come first)."""
+    names: list[str] = []
+    for present in (flavor.get("ephemeral"), flavor.get("swap")):
+        if present:
+            names.append(next_device_name(names, prefix))
+    return names
+
+
+def name_block_devices(bdms: list[dict[str, Any]], flavor: dict[str, Any],
+                       image_meta: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """A create's mappings with their device names and buses: the names asked for kept, a boot
+    volume the root disk's name, the other volumes the next free names after the flavor's own
+    disks, each volume on its own disk_bus or the image's (Nova names them so at build; the API
+    shows them in os-volume_attachments)."""
+    bus = disk_bus(image_meta)
+    taken = {device_prefix(bus) + "a", *flavor_disk_names(flavor, device_prefix(bus))}
+    taken |= {b["device_name"] for b in bdms
+              if b.get("device_name") and on_bus(b["device_name"], device_prefix(b.get("disk_bus") or bus))}
+    named = []
+    for bdm in bdms:
+        name, own_bus = bdm.get("device_name"), bdm.get("disk_bus")
+        if bdm.get("destination_type") == "volume":
+            own_bus = own_bus or bus
+            prefix = device_prefix(own_bus)
+            if not on_bus(name, prefix):
+                name = prefix + "a" if bdm.get("boot_index") == 0 else next_device_name(taken, prefix)
+                taken.add(name)
+        named.append({**bdm, "device_name": name, "disk_bus": own_bus})
+    return named
 
 
 def reservation_id() -> str:
@@ -156,7 +211,7 @@ class ServerManager:
                     access_ip_v4=canonical_ip(req.get("access_ip_v4")),
                     access_ip_v6=canonical_ip(req.get("access_ip_v6")),
                     disk_config=req.get("disk_config") or "MANUAL", progress=0, reservation_id=rid,
-                    launch_index=index, root_device_name="/dev/vda",
+                    launch_index=index, root_device_name=device_prefix(disk_bus(req.get("image"))) + "a",
                     requested_networks=req.get("requested_networks"), network_info=[],
                     security_groups=req.get("security_groups") or ["default"],
                     scheduler_hints=req.get("scheduler_hints") or {}, requested_az=req.get("availability_zone"),
@@ -167,7 +222,7 @@ class ServerManager:
                 row.tags = [models.InstanceTag(tag=t) for t in dict.fromkeys(req.get("tags") or [])]
                 session.add(row)
                 session.flush()
-                for bdm in req.get("bdms") or []:
+                for bdm in name_block_devices(req.get("bdms") or [], flavor, req.get("image")):
                     session.add(models.BlockDeviceMapping(uuid=str(uuidlib.uuid4()), instance_uuid=row.uuid,
                                                           created_at=now, **bdm))
                 if req.get("group_uuid"):
@@ -295,8 +350,14 @@ class ServerManager:
         with self.svc.db.writer() as session:
             taken = set(session.scalars(sa.select(models.BlockDeviceMapping.device_name).where(
                 models.BlockDeviceMapping.instance_uuid == server_id)).all())
-            if not fields.get("device_name") or fields["device_name"] in taken:
-                fields["device_name"] = next_device_name(taken)
+            server = session.scalar(sa.select(models.Instance).where(models.Instance.uuid == server_id))
+            bus = fields.get("disk_bus") or disk_bus(server.image_meta if server is not None else None)
+            fields["disk_bus"] = bus
+            if server is not None:
+                taken.update(flavor_disk_names(server.flavor or {}, device_prefix(disk_bus(server.image_meta))))
+            name = fields.get("device_name")
+            if name in taken or not on_bus(name, device_prefix(bus)):
+                fields["device_name"] = next_device_name(taken, device_prefix(bus))
             bdm = models.BlockDeviceMapping(uuid=str(uuidlib.uuid4()), instance_uuid=server_id,
                                             created_at=utcnow(), **fields)
             session.add(bdm)
