@@ -78,7 +78,7 @@ async def _interrupted_attach(vapi: Any, *, disk_reached_guest: bool) -> tuple[C
     attachment = await compute.volumes.attachment_create(volume, SERVER)  # the API's reserve
     servers.bdms["bdm-1"] = types.SimpleNamespace(
         uuid="bdm-1", volume_id=volume, attachment_id=attachment["id"], device_name="/dev/vdb", boot_index=None,
-        destination_type="volume", connection_info=None)
+        destination_type="volume", connection_info=None, disk_bus="virtio")
     disk = await agent.connect_volume(servers.bdms["bdm-1"])
     await vapi.svc.drain()
     if disk_reached_guest:
