@@ -95,12 +95,17 @@ def cdrom_bus(spec: GuestSpec) -> str:
     return str(spec.hw_properties.get("hw_cdrom_bus") or "ide")
 
 
-def scsi_controller(properties: dict[str, Any]) -> Device:
+def scsi_model(properties: dict[str, Any]) -> tuple[str, int]:
+    """The QEMU controller the image's hw_scsi_model names, and its highest target."""
     model = str(properties.get("hw_scsi_model") or "virtio-scsi")
     if model not in SCSI_CONTROLLERS:
         raise ValueError(f"SCSI controller model {model!r} is not supported by the qemu virt driver "
                          f"(supported: {', '.join(SCSI_CONTROLLERS)})")
-    return Device(SCSI_CONTROLLER_ID, {"driver": SCSI_CONTROLLERS[model][0], "id": SCSI_CONTROLLER_ID})
+    return SCSI_CONTROLLERS[model]
+
+
+def scsi_controller(properties: dict[str, Any]) -> Device:
+    return Device(SCSI_CONTROLLER_ID, {"driver": scsi_model(properties)[0], "id": SCSI_CONTROLLER_ID})
 
 
 def name_index(device_name: str) -> int:
@@ -218,7 +223,7 @@ def config_cdrom(spec: GuestSpec, path: pathlib.Path) -> Device:
     if bus == "ide":
         return Device(CONFIG_CDROM["id"], dict(CONFIG_CDROM, drive="config"), blockdev=node, pci=False)
     if bus == "scsi":
-        last = SCSI_CONTROLLERS.get(str(spec.hw_properties.get("hw_scsi_model") or "virtio-scsi"), ("", 6))[1]
+        last = scsi_model(spec.hw_properties)[1]
         return Device(CONFIG_CDROM["id"], {"driver": "scsi-cd", "id": CONFIG_CDROM["id"], "drive": "config",
                                            "bus": f"{SCSI_CONTROLLER_ID}.0", "channel": 0, "scsi-id": last,
                                            "lun": 0}, blockdev=node, pci=False, on_scsi=True)

@@ -351,10 +351,10 @@ class ServerManager:
             taken = set(session.scalars(sa.select(models.BlockDeviceMapping.device_name).where(
                 models.BlockDeviceMapping.instance_uuid == server_id)).all())
             server = session.scalar(sa.select(models.Instance).where(models.Instance.uuid == server_id))
-            bus = fields.get("disk_bus") or disk_bus(server.image_meta if server is not None else None)
-            fields["disk_bus"] = bus
+            server_bus = disk_bus(server.image_meta if server is not None else None)
+            bus = fields["disk_bus"] = fields.get("disk_bus") or server_bus
             if server is not None:
-                taken.update(flavor_disk_names(server.flavor or {}, device_prefix(disk_bus(server.image_meta))))
+                taken.update(flavor_disk_names(server.flavor or {}, device_prefix(server_bus)))
             name = fields.get("device_name")
             if name in taken or not on_bus(name, device_prefix(bus)):
                 fields["device_name"] = next_device_name(taken, device_prefix(bus))
