@@ -48,7 +48,7 @@ def instance_metadata(row: models.Instance) -> InstanceMetadata:
         project_id=row.project_id, availability_zone=row.availability_zone, launch_index=row.launch_index or 0,
         reservation_id=row.reservation_id or "", key_name=row.key_name, keypairs=keypairs, user_data=user_data,
         metadata={m.key: m.value for m in row.metadata_items}, image_id=row.image_ref or None,
-        flavor_name=(row.flavor or {}).get("name", ""), security_groups=list(row.security_groups or []),
+        flavor_name=flavor.get("name", ""), security_groups=list(row.security_groups or []),
         root_device_name=row.root_device_name, default_ephemeral_device=ephemeral, default_swap_device=swap,
         network_info=interfaces(row.network_info),
         password=row.guest_password,

@@ -685,42 +685,38 @@ class QemuDriver(Driver):
         if slot is None or slot in used:
             slot = qemu_cmd.free_slot(used)
         state["slots"][dev.id] = slot
+        await self._add_device(uuid, dev, qemu_cmd.pci_device(dev, slot))
+        await self._save_devices_state(files, state)
+
+    async def _add_device(self, uuid: str, dev: qemu_cmd.Device, device: dict[str, Any]) -> None:
+        """dev's backend, then the device itself (device_add's arguments); the backend taken back
+        when QEMU refuses the device."""
         if dev.blockdev is not None and await self._stale_node(uuid, dev.blockdev["node-name"]):
             await self._del_node(uuid, dev.blockdev["node-name"])  # left by a detach QEMU had not finished
-        async with qmp.session(files.qmp_sock) as s:
+        async with qmp.session(self.files(uuid).qmp_sock) as s:
             if dev.blockdev is not None:
                 await s.execute("blockdev-add", dev.blockdev)
             if dev.netdev is not None:
                 await s.execute("netdev_add", dev.netdev)
             try:
-                await s.execute("device_add", qemu_cmd.pci_device(dev, slot))
+                await s.execute("device_add", device)
             except qmp.QMPCommandError:
                 if dev.blockdev is not None:
                     await s.execute("blockdev-del", {"node-name": dev.blockdev["node-name"]})
                 if dev.netdev is not None:
                     await s.execute("netdev_del", {"id": dev.netdev["id"]})
                 raise
-        await self._save_devices_state(files, state)
 
     async def _hotplug_scsi(self, uuid: str, dev: qemu_cmd.Device) -> None:
         """A unit on the guest's SCSI controller, the controller added first when the guest has none
         yet (of the model its image asks for).  A guest not running gets both at its next start."""
         if await self._pid(uuid) is None or await self._present(uuid, dev.id):
             return
-        files = self.files(uuid)
         if qemu_cmd.SCSI_CONTROLLER_ID not in await self._pci_slots(uuid):
+            files = self.files(uuid)
             recorded = await asyncio.to_thread(files.read_json, files.guest_json)
             await self._hotplug(uuid, qemu_cmd.scsi_controller(recorded.get("spec", {}).get("hw_properties") or {}))
-        assert dev.blockdev is not None
-        if await self._stale_node(uuid, dev.blockdev["node-name"]):
-            await self._del_node(uuid, dev.blockdev["node-name"])  # left by a detach QEMU had not finished
-        async with qmp.session(files.qmp_sock) as s:
-            await s.execute("blockdev-add", dev.blockdev)
-            try:
-                await s.execute("device_add", dev.device)
-            except qmp.QMPCommandError:
-                await s.execute("blockdev-del", {"node-name": dev.blockdev["node-name"]})
-                raise
+        await self._add_device(uuid, dev, dev.device)
 
     async def _unplug(self, uuid: str, dev_id: str, *, node: str = "", netdev: str = "") -> None:
         files = self.files(uuid)
